@@ -42,10 +42,12 @@ type ComponentOverride struct {
 
 // Engine selects where jobs execute.
 type Engine struct {
-	Default     string   `toml:"default"`      // local | hydra
-	Features    []string `toml:"features"`     // worker features the local engine offers
-	Parallelism int      `toml:"parallelism"`  // local jobs at once; default: number of CPUs
-	OutputLimit ByteSize `toml:"output_limit"` // per-job log cap; default 64 MiB
+	Default      string   `toml:"default"`       // local | hydra
+	Features     []string `toml:"features"`      // worker features the local engine offers
+	Parallelism  int      `toml:"parallelism"`   // local jobs at once; default: number of CPUs
+	PassEnv      []string `toml:"pass_env"`      // extra variables jobs may inherit (never secrets)
+	PollInterval Duration `toml:"poll_interval"` // serve: how often heads are polled; default 1m
+	OutputLimit  ByteSize `toml:"output_limit"`  // per-job log cap; default 64 MiB
 	// Bisect caps the downstream builds spent looking for a culprit; 0 means the default.
 	BisectLimit int `toml:"bisect_limit"`
 }

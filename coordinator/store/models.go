@@ -468,7 +468,7 @@ func unix(t time.Time) int64 {
 // Finish closes a run with its verdict. In the same transaction it records the
 // promotion (if any; a second promotion of the same candidate and stage is a
 // no-op) and appends events. It is idempotent: finishing a finished run does nothing.
-func (s *Store) Finish(ctx context.Context, runID int64, verdict string, detail map[string]any, promote *Promotion, events []Event) (finished bool, err error) {
+func (s *Store) Finish(ctx context.Context, runID int64, verdict string, detail map[string]any, promote *Promotion, events []Event, states ...TargetState) (finished bool, err error) {
 	err = s.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET state=?, verdict=?, detail=?, finished_at=? WHERE id=? AND state IN (?,?)`,
 			RunDone, verdict, mustJSON(detail), s.now(), runID, RunQueued, RunRunning)
@@ -487,6 +487,12 @@ func (s *Store) Finish(ctx context.Context, runID int64, verdict string, detail 
 		}
 		for _, e := range events {
 			if err := s.appendEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		for _, t := range states {
+			t.RunID = runID
+			if err := s.setTargetState(ctx, tx, t); err != nil {
 				return err
 			}
 		}
@@ -626,16 +632,15 @@ func (s *Store) RecordCompat(ctx context.Context, up, upRev, down, downRev, verd
 	return err
 }
 
-// LastCompatible returns the upstream revision of the newest pair recorded green
-// for (up, down), or "" if there is none.
-func (s *Store) LastCompatible(ctx context.Context, up, down string) (string, error) {
-	var rev string
-	err := s.DB.QueryRowContext(ctx, `SELECT upstream_rev FROM compat WHERE upstream=? AND downstream=? AND verdict=? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-		up, down, VerdictGreen).Scan(&rev)
+// LastCompatible returns the revisions of the newest (upstream, downstream)
+// pair recorded green, or "" and "" if there is none.
+func (s *Store) LastCompatible(ctx context.Context, up, down string) (upRev, downRev string, err error) {
+	err = s.DB.QueryRowContext(ctx, `SELECT upstream_rev, downstream_rev FROM compat WHERE upstream=? AND downstream=? AND verdict=? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+		up, down, VerdictGreen).Scan(&upRev, &downRev)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", "", nil
 	}
-	return rev, err
+	return upRev, downRev, err
 }
 
 // CompatVerdict returns the recorded verdict of a pair, or "".

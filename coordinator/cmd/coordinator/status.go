@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+func init() {
+	register(&command{name: "status", summary: "show targets, candidates, stages and job results", run: statusCmd})
+}
+
+// Status is what `coordinator status --json` prints.
+type Status struct {
+	Targets    []store.Target      `json:"targets"`
+	States     []store.TargetState `json:"states"`
+	Candidates []CandidateStatus   `json:"candidates"`
+}
+
+// CandidateStatus is a candidate with its runs and promotions.
+type CandidateStatus struct {
+	*store.Candidate
+	Promoted []string    `json:"promoted"`
+	Runs     []RunStatus `json:"runs"`
+}
+
+// RunStatus is a run with its job results.
+type RunStatus struct {
+	*store.Run
+	Results []*store.JobResult `json:"results"`
+}
+
+func statusCmd(ctx context.Context, args []string) int {
+	fs := newFlags("status", "Show targets, the newest candidates, their stage runs and job results.")
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded defaults)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.Int("limit", 10, "number of candidates to show")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	_, st, err := openState(ctx, *cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator status:", err)
+		return exitConfig
+	}
+	defer st.Close()
+	s, err := collectStatus(ctx, st, *limit)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator status:", err)
+		return exitInfra
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s); err != nil {
+			return exitInfra
+		}
+		return exitOK
+	}
+	printStatus(os.Stdout, s)
+	return exitOK
+}
+
+func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, error) {
+	var s Status
+	var err error
+	if s.Targets, err = st.Targets(ctx); err != nil {
+		return nil, err
+	}
+	if s.States, err = st.TargetStates(ctx); err != nil {
+		return nil, err
+	}
+	cands, err := st.Candidates(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	proms, err := st.Promotions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cands {
+		cs := CandidateStatus{Candidate: c, Promoted: []string{}}
+		for _, p := range proms {
+			if p.Candidate == c.ID {
+				cs.Promoted = append(cs.Promoted, p.Stage)
+			}
+		}
+		runs, err := st.Runs(ctx, store.RunFilter{Candidate: c.ID})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			res, err := st.JobResults(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			cs.Runs = append(cs.Runs, RunStatus{Run: r, Results: res})
+		}
+		s.Candidates = append(s.Candidates, cs)
+	}
+	return &s, nil
+}
+
+func printStatus(w io.Writer, s *Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tHEAD\tSTAGE STATES")
+	for _, t := range s.Targets {
+		states := ""
+		for _, ts := range s.States {
+			if ts.Component == t.Component && ts.Branch == t.Branch {
+				states += fmt.Sprintf("%s=%s ", ts.Stage, ts.State)
+			}
+		}
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\n", t.Component, t.Branch, store.ShortRev(t.Head), states)
+	}
+	tw.Flush()
+	for _, c := range s.Candidates {
+		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
+		for _, r := range c.Runs {
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict)
+			for _, j := range r.Results {
+				d := ""
+				if dur := j.Duration(); dur > 0 {
+					d = dur.Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(w, "    %-40s %-12s %8s %s\n", j.Job, j.State, d, j.Reason)
+			}
+		}
+	}
+}

@@ -1,0 +1,469 @@
+// Package local is the embedded engine: it runs jobs as processes on this
+// machine, each in a checkout of its component at the candidate's exact
+// revision, with upstream pins applied, a timeout, an output cap and an
+// environment that carries nothing of the coordinator's secrets.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/ironworks-ci/ironworks/adapters/hook"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/source"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+
+	_ "github.com/ironworks-ci/ironworks/adapters/cargopatch" // the cargo-patch pin method
+)
+
+// Engine runs jobs locally.
+type Engine struct {
+	StateDir    string
+	Mirrors     *source.Mirrors
+	Offered     []string // worker features this machine offers
+	Parallelism int
+	OutputLimit int64
+	// PassEnv names extra variables of the coordinator's environment that jobs
+	// may see (besides the fixed allowlist). Secrets are removed regardless.
+	PassEnv []string
+	// Secrets are values that must never reach a job, whatever the variable.
+	Secrets   []string
+	Artifacts pipeline.ArtifactStore // optional: logs are copied there when a job ends
+	Log       *log.Logger
+	Now       func() time.Time
+}
+
+// Name implements pipeline.Engine.
+func (e *Engine) Name() string { return "local" }
+
+// Features implements pipeline.Engine.
+func (e *Engine) Features() []string { return e.Offered }
+
+// LogPath is where the log of a job of a run is written while it runs.
+func LogPath(stateDir string, runID int64, jobID string) string {
+	comp, job, _ := strings.Cut(jobID, ":")
+	return filepath.Join(stateDir, "logs", fmt.Sprint(runID), comp, job+".log")
+}
+
+// LogKey is the artifact key of a job's log.
+func LogKey(runID int64, jobID string) string {
+	comp, job, _ := strings.Cut(jobID, ":")
+	return fmt.Sprintf("logs/%d/%s/%s.log", runID, comp, job)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) logger() *log.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return log.New(io.Discard)
+}
+
+// Execute implements pipeline.Engine.
+func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(store.JobResult)) error {
+	runDir := filepath.Join(e.StateDir, "work", fmt.Sprintf("run-%d", p.RunID))
+	comps := map[string]bool{}
+	for _, j := range p.Jobs {
+		comps[j.Component] = true
+		for _, n := range j.Needs {
+			comps[strings.SplitN(n, ":", 2)[0]] = true
+		}
+	}
+	// Upstreams must be checked out for their downstream's pin even when none
+	// of their jobs is in the plan.
+	for c := range maps(comps) {
+		for _, u := range p.Adapters[c].Upstream {
+			comps[u.Name] = true
+		}
+	}
+	names := make([]string, 0, len(comps))
+	for c := range comps {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	st := &state{final: map[string]store.JobResult{}, done: map[string]chan struct{}{}}
+	for id, s := range p.Done {
+		st.final[id] = store.JobResult{Job: id, State: s}
+	}
+	for _, j := range p.Jobs {
+		st.done[j.ID()] = make(chan struct{})
+	}
+
+	checkouts := map[string]string{}
+	for _, c := range names {
+		rev, ok := p.Candidate.Revisions[c]
+		if !ok {
+			return fmt.Errorf("candidate %s has no revision for %s", p.Candidate.ID, c)
+		}
+		start := e.now()
+		if !e.Mirrors.Has(ctx, c, rev.Rev) {
+			e.logger().Info("fetching", "component", c, "repo", rev.Repo)
+			if err := e.Mirrors.Sync(ctx, c, rev.Repo); err != nil {
+				return err
+			}
+		}
+		dir := filepath.Join(runDir, c, "src")
+		if err := e.Mirrors.Checkout(ctx, c, rev.Rev, dir); err != nil {
+			return err
+		}
+		checkouts[c] = dir
+		e.logger().Debug("checked out", "component", c, "rev", store.ShortRev(rev.Rev), "elapsed", e.now().Sub(start).Round(time.Millisecond))
+	}
+
+	env := e.baseEnv(p, checkouts)
+	// Pins: a downstream whose pin is refused never runs its jobs.
+	pinErr := map[string]error{}
+	for _, c := range names {
+		if !hasJobs(p, c) {
+			continue
+		}
+		for _, u := range p.Adapters[c].Upstream {
+			pin, err := hook.Pin(u.Pin)
+			if err != nil {
+				return err
+			}
+			detail, err := pin.Pin(ctx, hook.PinRequest{
+				Upstream: u, UpstreamDir: checkouts[u.Name], UpstreamURL: e.Mirrors.URL(u.Name),
+				UpstreamRev: p.Candidate.Revisions[u.Name].Rev, DownstreamDir: checkouts[c],
+				ScratchDir: filepath.Dir(checkouts[c]), Env: env,
+			})
+			if err != nil {
+				pinErr[c] = err
+				break
+			}
+			e.logger().Info("pinned", "component", c, "detail", detail)
+		}
+	}
+
+	parallel := e.Parallelism
+	if parallel <= 0 {
+		parallel = 2
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, j := range p.Jobs {
+		wg.Add(1)
+		go func(j *config.Job) {
+			defer wg.Done()
+			res := e.runJob(ctx, p, j, st, sem, checkouts, env, pinErr[j.Component])
+			st.finish(res)
+			report(res)
+		}(j)
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func maps(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func hasJobs(p *pipeline.Plan, comp string) bool {
+	return slices.ContainsFunc(p.Jobs, func(j *config.Job) bool { return j.Component == comp })
+}
+
+type state struct {
+	mu    sync.Mutex
+	final map[string]store.JobResult
+	done  map[string]chan struct{}
+}
+
+func (s *state) finish(r store.JobResult) {
+	s.mu.Lock()
+	s.final[r.Job] = r
+	ch := s.done[r.Job]
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// wait blocks until job id is final and returns its state.
+func (s *state) wait(ctx context.Context, id string) (string, error) {
+	s.mu.Lock()
+	r, ok := s.final[id]
+	ch := s.done[id]
+	s.mu.Unlock()
+	if ok {
+		return r.State, nil
+	}
+	if ch == nil {
+		return "", fmt.Errorf("needs %s, which is neither in this run nor finished before", id)
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.final[id].State, nil
+}
+
+func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, pinErr error) store.JobResult {
+	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID())}
+	for _, n := range j.Needs {
+		s, err := st.wait(ctx, n)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			res.State, res.Reason = store.JobCancelled, "cancelled"
+			return res
+		case err != nil:
+			res.State, res.Reason = store.JobSkipped, err.Error()
+			return res
+		case s == store.JobWaiting:
+			res.State, res.Reason = store.JobWaiting, fmt.Sprintf("needs %s, which is waiting for a worker", n)
+			return res
+		case s != store.JobSuccess:
+			res.State, res.Reason = store.JobSkipped, fmt.Sprintf("skipped: needs %s, which ended %s", n, s)
+			return res
+		}
+	}
+	if missing := missingFeatures(j.Requires, e.Offered); len(missing) > 0 {
+		res.State = store.JobWaiting
+		res.Reason = "waiting for a worker with features: " + strings.Join(missing, ", ")
+		return res
+	}
+	if pinErr != nil {
+		var na *hook.NotAcceptedError
+		if errors.As(pinErr, &na) {
+			res.State = store.JobNotAccept
+		} else {
+			res.State = store.JobError
+		}
+		res.Reason = pinErr.Error()
+		return res
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		res.State, res.Reason = store.JobCancelled, "cancelled"
+		return res
+	}
+	defer func() { <-sem }()
+	return e.exec(ctx, p, j, checkouts[j.Component], env)
+}
+
+func missingFeatures(req, offered []string) []string {
+	var out []string
+	for _, r := range req {
+		if !slices.Contains(offered, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// exec runs one job's command and returns its final result.
+func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir string, env []string) store.JobResult {
+	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID()), StartedAt: e.now()}
+	path := LogPath(e.StateDir, p.RunID, j.ID())
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()
+		return res
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()
+		return res
+	}
+	defer f.Close()
+	limit := e.OutputLimit
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	out := &capped{w: f, left: limit}
+	rev := p.Candidate.Revisions[j.Component].Rev
+	fmt.Fprintf(f, "# ironworks: %s at %s, run %d, stage %s\n$ %s\n", j.ID(), rev, p.RunID, p.Stage, j.Command)
+
+	jobEnv := append([]string{}, env...)
+	keys := make([]string, 0, len(j.Env))
+	for k := range j.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		jobEnv = append(jobEnv, k+"="+j.Env[k])
+	}
+	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
+		// Shared across runs of a component so that they reuse compiled dependencies.
+		"CARGO_TARGET_DIR="+filepath.Join(e.StateDir, "cache", "target", j.Component))
+	jobEnv = e.scrub(jobEnv)
+
+	timeout := j.Timeout.Duration
+	jctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.Command("sh", "-c", j.Command)
+	cmd.Dir = dir
+	cmd.Env = jobEnv
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so a timeout kills every process it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.logger().Info("job started", "job", j.ID(), "run", p.RunID, "rev", store.ShortRev(rev))
+	if err := cmd.Start(); err != nil {
+		res.State, res.Reason, res.FinishedAt = store.JobError, "start: "+err.Error(), e.now()
+		return res
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err = <-waitErr:
+	case <-jctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case err = <-waitErr:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			err = <-waitErr
+		}
+	}
+	// Children that outlive the shell would keep the log open; end them.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	res.FinishedAt = e.now()
+	elapsed := res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond)
+	switch {
+	case ctx.Err() != nil:
+		res.State, res.Reason = store.JobCancelled, "cancelled"
+	case jctx.Err() != nil:
+		res.State = store.JobTimeout
+		res.Reason = fmt.Sprintf("timed out after %s (timeout of %s; set jobs.%s.timeout in the adapter)", timeout, j.ID(), j.Name)
+	case err == nil:
+		res.State = store.JobSuccess
+	default:
+		res.State = store.JobFailure
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			res.ExitCode = ee.ExitCode()
+			res.Reason = fmt.Sprintf("exit status %d", res.ExitCode)
+		} else {
+			res.Reason = err.Error()
+		}
+	}
+	if out.dropped > 0 {
+		fmt.Fprintf(f, "\n# ironworks: output truncated: %d bytes over the %d-byte limit were dropped\n", out.dropped, limit)
+	}
+	fmt.Fprintf(f, "\n# ironworks: %s %s after %s\n", j.ID(), res.State, elapsed)
+	e.logger().Info("job finished", "job", j.ID(), "run", p.RunID, "state", res.State, "elapsed", elapsed)
+	if e.Artifacts != nil {
+		if err := e.upload(ctx, path, res.Log); err != nil {
+			e.logger().Warn("log upload failed", "job", j.ID(), "err", err)
+		}
+	}
+	return res
+}
+
+func (e *Engine) upload(ctx context.Context, path, key string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return e.Artifacts.Put(ctx, key, f)
+}
+
+// capped writes at most left bytes and counts the rest.
+type capped struct {
+	mu      sync.Mutex
+	w       io.Writer
+	left    int64
+	dropped int64
+}
+
+func (c *capped) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := int64(len(b))
+	if n > c.left {
+		c.dropped += n - c.left
+		b = b[:c.left]
+	}
+	c.left -= int64(len(b))
+	if len(b) > 0 {
+		if _, err := c.w.Write(b); err != nil {
+			return 0, err
+		}
+	}
+	return int(n), nil
+}
+
+// allowEnv is what a job may inherit from the coordinator's environment:
+// enough to find toolchains, nothing that authenticates.
+var allowEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM",
+	"CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "SSL_CERT_FILE", "NIX_PATH", "NIX_SSL_CERT_FILE"}
+
+func (e *Engine) baseEnv(p *pipeline.Plan, checkouts map[string]string) []string {
+	var env []string
+	for _, k := range append(append([]string{}, allowEnv...), e.PassEnv...) {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env,
+		"IRONWORKS_CANDIDATE="+p.Candidate.ID,
+		fmt.Sprintf("IRONWORKS_RUN_ID=%d", p.RunID),
+		"IRONWORKS_STAGE="+p.Stage,
+	)
+	comps := make([]string, 0, len(p.Candidate.Revisions))
+	for c := range p.Candidate.Revisions {
+		comps = append(comps, c)
+	}
+	sort.Strings(comps)
+	for _, c := range comps {
+		v := envName(c)
+		env = append(env, "IRONWORKS_REV_"+v+"="+p.Candidate.Revisions[c].Rev)
+		if dir, ok := checkouts[c]; ok {
+			env = append(env, "IRONWORKS_SRC_"+v+"="+dir)
+		}
+	}
+	return e.scrub(env)
+}
+
+// envName turns a component name into the suffix of an IRONWORKS_* variable.
+func envName(c string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, c)
+}
+
+// scrub drops any variable whose value contains a secret.
+func (e *Engine) scrub(env []string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		_, v, _ := strings.Cut(kv, "=")
+		if slices.ContainsFunc(e.Secrets, func(s string) bool { return s != "" && strings.Contains(v, s) }) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// Once does one full pass: resume what a previous process left, discover
+// heads, and run every stage up to and including through for each candidate.
+// It returns the runs it executed; ErrGateFailed when any did not pass.
+func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, error) {
+	last := config.StageIndex(through)
+	if last < 0 || last >= len(config.Stages) {
+		return nil, fmt.Errorf("unknown stage %q", through)
+	}
+	if err := p.Resume(ctx); err != nil {
+		return nil, err
+	}
+	cands, err := p.Discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var runs []*store.Run
+	failed := false
+	for _, c := range cands {
+		for _, stage := range config.Stages[:last+1] {
+			if len(p.StageJobs(stage)) == 0 {
+				continue
+			}
+			run, err := p.Enqueue(ctx, c, stage, RunOptions{})
+			if err != nil {
+				return runs, err
+			}
+			run, err = p.Execute(ctx, run.ID, RunOptions{})
+			if err != nil {
+				return runs, err
+			}
+			runs = append(runs, run)
+			if run.Verdict != store.VerdictGreen {
+				failed = true
+				break
+			}
+		}
+	}
+	if failed {
+		return runs, ErrGateFailed
+	}
+	return runs, nil
+}
+
+// RunJobs runs the named jobs (manual ones included) of a candidate in a run
+// of their own, as `coordinator run --job` asks.
+func (p *Pipeline) RunJobs(ctx context.Context, cand *store.Candidate, jobs []string) (*store.Run, error) {
+	stage := ""
+	for _, id := range jobs {
+		j, ok := p.Cfg.JobsByID[id]
+		if !ok {
+			return nil, fmt.Errorf("unknown job %q (want component:job)", id)
+		}
+		if stage != "" && j.Stage != stage {
+			return nil, fmt.Errorf("jobs of different stages (%s, %s) cannot share a run", stage, j.Stage)
+		}
+		stage = j.Stage
+	}
+	run, err := p.Enqueue(ctx, cand, stage, RunOptions{Kind: "manual", Jobs: jobs, New: true})
+	if err != nil {
+		return nil, err
+	}
+	return p.Execute(ctx, run.ID, RunOptions{})
+}

@@ -1,0 +1,175 @@
+// Package source keeps a bare mirror of every component's repository and makes
+// per-run checkouts at exact revisions. It shells out to git: the mirrors are
+// ordinary git repositories an operator can inspect.
+package source
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Mirrors manages bare mirrors under Dir, one per component.
+type Mirrors struct {
+	Dir string
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// New returns mirrors kept under dir.
+func New(dir string) *Mirrors { return &Mirrors{Dir: dir, locks: map[string]*sync.Mutex{}} }
+
+func (m *Mirrors) lock(name string) func() {
+	m.mu.Lock()
+	l, ok := m.locks[name]
+	if !ok {
+		l = &sync.Mutex{}
+		m.locks[name] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Path is the bare mirror of a component.
+func (m *Mirrors) Path(component string) string { return filepath.Join(m.Dir, component+".git") }
+
+// Sync creates or updates the mirror of component from repo.
+func (m *Mirrors) Sync(ctx context.Context, component, repo string) error {
+	defer m.lock(component)()
+	dir := m.Path(component)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		if err := os.MkdirAll(m.Dir, 0o755); err != nil {
+			return err
+		}
+		tmp := dir + ".tmp"
+		os.RemoveAll(tmp)
+		if _, err := git(ctx, "", "clone", "--mirror", "--quiet", repo, tmp); err != nil {
+			return fmt.Errorf("mirror %s from %s: %w", component, repo, err)
+		}
+		return os.Rename(tmp, dir)
+	}
+	// The configured repo may have changed since the mirror was made.
+	if _, err := git(ctx, dir, "remote", "set-url", "origin", repo); err != nil {
+		return err
+	}
+	if _, err := git(ctx, dir, "fetch", "--prune", "--quiet", "origin"); err != nil {
+		return fmt.Errorf("fetch %s from %s: %w", component, repo, err)
+	}
+	return nil
+}
+
+// Head resolves a branch of the mirror to a commit.
+func (m *Mirrors) Head(ctx context.Context, component, branch string) (string, error) {
+	out, err := git(ctx, m.Path(component), "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("%s: branch %q not found", component, branch)
+	}
+	return out, nil
+}
+
+// Has reports whether the mirror contains rev.
+func (m *Mirrors) Has(ctx context.Context, component, rev string) bool {
+	_, err := git(ctx, m.Path(component), "cat-file", "-e", rev+"^{commit}")
+	return err == nil
+}
+
+// Commit describes one commit for people.
+type Commit struct {
+	Rev     string `json:"rev"`
+	Subject string `json:"subject"`
+	Author  string `json:"author"`
+}
+
+// Range lists the commits in (from, to], oldest first, following the first
+// parent so that a merged branch counts as its merge. An empty from lists to alone.
+func (m *Mirrors) Range(ctx context.Context, component, from, to string, limit int) ([]Commit, error) {
+	spec := to
+	args := []string{"log", "--reverse", "--first-parent", "--format=%H%x00%s%x00%an <%ae>"}
+	if from != "" {
+		spec = from + ".." + to
+	} else {
+		args = append(args, "-n", "1")
+	}
+	out, err := git(ctx, m.Path(component), append(args, spec)...)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Commit
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.SplitN(line, "\x00", 3)
+		if len(f) != 3 {
+			continue
+		}
+		cs = append(cs, Commit{Rev: f[0], Subject: f[1], Author: f[2]})
+	}
+	if limit > 0 && len(cs) > limit {
+		cs = cs[len(cs)-limit:]
+	}
+	return cs, nil
+}
+
+// IsAncestor reports whether a is an ancestor of (or equal to) b.
+func (m *Mirrors) IsAncestor(ctx context.Context, component, a, b string) bool {
+	_, err := git(ctx, m.Path(component), "merge-base", "--is-ancestor", a, b)
+	return err == nil
+}
+
+// Checkout makes dir a detached checkout of component at rev, sharing objects
+// with the mirror. An existing checkout at the same rev is reused as is (a
+// resumed run), anything else is replaced.
+func (m *Mirrors) Checkout(ctx context.Context, component, rev, dir string) error {
+	if out, err := git(ctx, dir, "rev-parse", "HEAD"); err == nil && out == rev {
+		if st, _ := git(ctx, dir, "status", "--porcelain", "--untracked-files=no"); st == "" {
+			return nil
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	if _, err := git(ctx, "", "clone", "--shared", "--no-checkout", "--quiet", m.Path(component), dir); err != nil {
+		return fmt.Errorf("checkout %s: %w", component, err)
+	}
+	if _, err := git(ctx, dir, "checkout", "--detach", "--quiet", rev); err != nil {
+		return fmt.Errorf("checkout %s at %s: %w", component, rev, err)
+	}
+	return nil
+}
+
+// URL is a URL for the mirror that tools such as cargo can fetch from.
+func (m *Mirrors) URL(component string) string {
+	p, err := filepath.Abs(m.Path(component))
+	if err != nil {
+		p = m.Path(component)
+	}
+	return "file://" + p
+}
+
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	// Never prompt for credentials: a coordinator has no terminal.
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("git %s: %s", args[0], msg)
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
