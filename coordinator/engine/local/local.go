@@ -165,7 +165,7 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 		wg.Add(1)
 		go func(j *config.Job) {
 			defer wg.Done()
-			res := e.runJob(ctx, p, j, st, sem, checkouts, env, pinErr[j.Component])
+			res := e.runJob(ctx, p, j, st, sem, checkouts, env, pinErr[j.Component], report)
 			st.finish(res)
 			report(res)
 		}(j)
@@ -224,7 +224,7 @@ func (s *state) wait(ctx context.Context, id string) (string, error) {
 	return s.final[id].State, nil
 }
 
-func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, pinErr error) store.JobResult {
+func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, pinErr error, report func(store.JobResult)) store.JobResult {
 	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID())}
 	for _, n := range j.Needs {
 		s, err := st.wait(ctx, n)
@@ -265,6 +265,7 @@ func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st
 		return res
 	}
 	defer func() { <-sem }()
+	report(store.JobResult{RunID: p.RunID, Job: j.ID(), State: store.JobRunning, Log: res.Log, StartedAt: e.now()})
 	return e.exec(ctx, p, j, checkouts[j.Component], env)
 }
 

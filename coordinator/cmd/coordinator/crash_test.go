@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// buildBinary compiles the coordinator once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "coordinator")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// writeFixtureConfig makes fixture repositories and a configuration whose
+// merkletree test job first touches marker, then sleeps, so a test can kill
+// the coordinator while the job runs.
+func writeFixtureConfig(t *testing.T, dir, marker string) string {
+	t.Helper()
+	up := fixture.Merkletree(t, filepath.Join(dir, "src", "merkletree"))
+	down := fixture.Proofs(t, filepath.Join(dir, "src", "rust-fil-proofs"))
+	adapters := map[string]string{
+		"merkletree": fmt.Sprintf(`name = "merkletree"
+repo = "unused"
+[jobs.build]
+stage = "forge"
+command = "cargo build"
+[jobs.test]
+stage = "forge"
+needs = ["build"]
+command = "touch %s && sleep 2 && cargo test"
+`, marker),
+		"rust-fil-proofs": `name = "rust-fil-proofs"
+repo = "unused"
+[[upstream]]
+name = "merkletree"
+pin = "cargo-patch"
+[jobs.build]
+stage = "forge"
+needs = ["merkletree:build"]
+command = "cargo build --workspace"
+[jobs.test]
+stage = "forge"
+needs = ["build", "merkletree:test"]
+command = "cargo test --workspace"
+`,
+	}
+	for name, body := range adapters {
+		d := filepath.Join(dir, "adapters", name)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	}
+	cfg := filepath.Join(dir, "ironworks.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"
+adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
+[components.merkletree]
+repo = %q
+[components.rust-fil-proofs]
+repo = %q
+`, up.URL(), down.URL())), 0o644)
+	return cfg
+}
+
+// The coordinator is SIGKILLed while a job runs; restarted, it completes the
+// same run and promotes exactly once.
+func TestKilledMidRunResumes(t *testing.T) {
+	fixture.RequireCargo(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "test-started")
+	cfg := writeFixtureConfig(t, dir, marker)
+
+	cmd := exec.Command(bin, "run", "--once", "--config", cfg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the job never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	second := exec.Command(bin, "run", "--once", "--config", cfg)
+	second.Stderr = os.Stderr
+	if err := second.Run(); err != nil {
+		t.Fatalf("restarted coordinator: %v", err)
+	}
+	// A third pass finds nothing new and must not promote again.
+	if out, err := exec.Command(bin, "run", "--once", "--config", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("third pass: %v\n%s", err, out)
+	}
+
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	runs, err := st.Runs(ctx, store.RunFilter{Stage: "forge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Verdict != store.VerdictGreen {
+		t.Fatalf("want the one interrupted run completed green, got %d runs: %+v", len(runs), runs)
+	}
+	proms, err := st.Promotions(ctx, "forge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proms) != 1 {
+		t.Fatalf("%d forge promotions, want exactly 1", len(proms))
+	}
+	res, err := st.JobResults(ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Job == "merkletree:test" && r.Attempt != 2 {
+			t.Errorf("merkletree:test attempt %d, want 2 (re-run after the kill)", r.Attempt)
+		}
+		if r.State != store.JobSuccess {
+			t.Errorf("%s: %s", r.Job, r.State)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	var sink nopWriter
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{nil, exitUsage},
+		{[]string{"--help"}, exitOK},
+		{[]string{"nope"}, exitUsage},
+		{[]string{"run", "--help"}, exitOK},
+		{[]string{"run", "--bogus"}, exitUsage},
+		{[]string{"run"}, exitUsage},
+		{[]string{"run", "--once", "--config", "/nonexistent/ironworks.toml"}, exitConfig},
+		{[]string{"status", "--config", "/nonexistent/ironworks.toml"}, exitConfig},
+	}
+	for _, tt := range tests {
+		if got := realMain(tt.args, sink); got != tt.want {
+			t.Errorf("coordinator %v: exit %d, want %d", tt.args, got, tt.want)
+		}
+	}
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
