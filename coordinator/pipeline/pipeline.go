@@ -228,7 +228,15 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		})
 	}
 	if ctx.Err() != nil {
-		// Interrupted (shutdown): leave the run to be resumed.
+		// Interrupted (shutdown): the jobs it cancelled run again on resume.
+		bg := context.WithoutCancel(ctx)
+		if rs, err := p.Store.JobResults(bg, run.ID); err == nil {
+			for _, r := range rs {
+				if r.State == store.JobCancelled || r.State == store.JobRunning {
+					_ = p.Store.ResetJob(bg, run.ID, r.Job)
+				}
+			}
+		}
 		return run, ctx.Err()
 	}
 	results, err = p.Store.JobResults(ctx, run.ID)

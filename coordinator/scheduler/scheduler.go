@@ -1,0 +1,342 @@
+// Package scheduler drives the pipeline as a daemon: it polls heads, queues
+// stage runs for new candidates, fires cron jobs on the newest heads, keeps one
+// round of every continuous job going on the newest forge-green candidate, and
+// executes queued runs with bounded concurrency.
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/robfig/cron/v3"
+
+	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// Scheduler runs the pipeline continuously.
+type Scheduler struct {
+	P       *pipeline.Pipeline
+	Poll    time.Duration // head polling interval; default one minute
+	Workers int           // runs executed at once; default 2
+	Through string        // last stage queued automatically; default harden
+	Now     func() time.Time
+	Log     *log.Logger
+
+	wake    chan struct{}
+	mu      sync.Mutex
+	running map[int64]bool
+	started time.Time
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Scheduler) log() *log.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return log.New(io.Discard)
+}
+
+// Wake asks for a pass now (a webhook arrived, a run finished).
+func (s *Scheduler) Wake() {
+	s.init()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+		s.running = map[int64]bool{}
+		s.started = s.now()
+	}
+}
+
+// Run passes and dispatches until ctx ends, then waits for executing runs to
+// stop (their jobs are re-run on the next start).
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.init()
+	poll := s.Poll
+	if poll <= 0 {
+		poll = time.Minute
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for {
+		if err := s.Pass(ctx); err != nil && ctx.Err() == nil {
+			s.log().Error("scheduler pass", "err", err)
+		}
+		s.dispatch(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Pass discovers heads and queues what is due. It executes nothing.
+func (s *Scheduler) Pass(ctx context.Context) error {
+	s.init()
+	cands, err := s.P.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	through := s.Through
+	if through == "" {
+		through = "forge"
+	}
+	current := map[string]bool{}
+	for _, c := range cands {
+		current[c.ID] = true
+		for _, stage := range config.Stages[:config.StageIndex(through)+1] {
+			jobs := unscheduled(s.P, stage)
+			if len(jobs) == 0 {
+				continue
+			}
+			if stage != "spark" && stage != "forge" {
+				prev := config.Stages[config.StageIndex(stage)-1]
+				if ok, err := s.P.Store.Promoted(ctx, c.ID, prev); err != nil || !ok {
+					break
+				}
+			}
+			if _, err := s.P.Enqueue(ctx, c, stage, pipeline.RunOptions{Jobs: jobs}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.supersede(ctx, current); err != nil {
+		return err
+	}
+	return s.scheduled(ctx, cands)
+}
+
+// unscheduled is what a stage run covers in the daemon: scheduled jobs run in
+// rounds of their own.
+func unscheduled(p *pipeline.Pipeline, stage string) []string {
+	var ids []string
+	for _, id := range p.StageJobs(stage) {
+		if p.Cfg.JobsByID[id].Schedule == "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// supersede cancels queued (not yet started) head runs of candidates that are
+// no longer the heads.
+func (s *Scheduler) supersede(ctx context.Context, current map[string]bool) error {
+	queued, err := s.P.Store.Runs(ctx, store.RunFilter{States: []string{store.RunQueued}, Kind: "stage"})
+	if err != nil {
+		return err
+	}
+	for _, r := range queued {
+		if current[r.Candidate] {
+			continue
+		}
+		c, err := s.P.Store.Candidate(ctx, r.Candidate)
+		if err != nil || c.Origin != "head" {
+			continue
+		}
+		s.log().Info("superseded", "run", r.ID, "candidate", r.Candidate)
+		if err := s.P.Store.Cancel(ctx, r.ID, "superseded by a newer commit"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScheduledJob is a job with a cron or continuous schedule.
+type ScheduledJob struct {
+	ID, Stage, Component string
+	Continuous           bool
+	Cron                 cron.Schedule
+}
+
+// ScheduledJobs lists the jobs of cfg that have a schedule.
+func ScheduledJobs(cfg *config.Config) ([]ScheduledJob, error) {
+	var out []ScheduledJob
+	for _, stage := range config.Stages {
+		for _, j := range cfg.StageJobs(stage) {
+			switch {
+			case j.Schedule == "" || j.Manual:
+			case j.Schedule == config.Continuous:
+				out = append(out, ScheduledJob{ID: j.ID(), Stage: j.Stage, Component: j.Component, Continuous: true})
+			default:
+				sched, err := config.CronParser.Parse(j.Schedule)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", j.ID(), err)
+				}
+				out = append(out, ScheduledJob{ID: j.ID(), Stage: j.Stage, Component: j.Component, Cron: sched})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Target is what Due decides for: a candidate at the head of a target branch,
+// and the newest candidate of that branch that passed forge.
+type Target struct {
+	Branch     string
+	Head       string // candidate ID
+	ForgeGreen string // candidate ID, "" if none
+}
+
+// Firing is one scheduled round to queue.
+type Firing struct {
+	Job       ScheduledJob
+	Branch    string
+	Candidate string
+}
+
+// Due decides which scheduled rounds to start. It is pure so that a pass over
+// many targets costs only memory work: cron jobs fire on the head when their
+// next time after the last firing has come; continuous jobs start on the
+// newest forge-green candidate when no round of them is queued or running.
+func Due(now time.Time, jobs []ScheduledJob, targets map[string][]Target, fired map[string]int64, active map[string]bool, since time.Time) []Firing {
+	var out []Firing
+	for _, j := range jobs {
+		for _, t := range targets[j.Component] {
+			key := j.ID + "@" + t.Branch
+			if j.Continuous {
+				if !active[j.ID] && t.ForgeGreen != "" {
+					out = append(out, Firing{Job: j, Branch: t.Branch, Candidate: t.ForgeGreen})
+				}
+				continue
+			}
+			last := since
+			if at, ok := fired[key]; ok {
+				last = time.UnixMilli(at)
+			} else {
+				// Never fired: run it once now, then on its schedule.
+				out = append(out, Firing{Job: j, Branch: t.Branch, Candidate: t.Head})
+				continue
+			}
+			if !j.Cron.Next(last).After(now) && !active[j.ID] {
+				out = append(out, Firing{Job: j, Branch: t.Branch, Candidate: t.Head})
+			}
+		}
+	}
+	return out
+}
+
+func (s *Scheduler) scheduled(ctx context.Context, cands []*store.Candidate) error {
+	jobs, err := ScheduledJobs(s.P.Cfg)
+	if err != nil || len(jobs) == 0 {
+		return err
+	}
+	targets, err := s.targets(ctx, cands)
+	if err != nil {
+		return err
+	}
+	fired, err := s.P.Store.Fired(ctx)
+	if err != nil {
+		return err
+	}
+	active, err := s.P.Store.ActiveJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range Due(s.now(), jobs, targets, fired, active, s.started) {
+		cand, err := s.P.Store.Candidate(ctx, f.Candidate)
+		if err != nil {
+			return err
+		}
+		run, err := s.P.Enqueue(ctx, cand, f.Job.Stage, pipeline.RunOptions{Kind: "schedule", Jobs: []string{f.Job.ID}, New: true})
+		if err != nil {
+			return err
+		}
+		active[f.Job.ID] = true
+		s.log().Info("scheduled round", "job", f.Job.ID, "branch", f.Branch, "run", run.ID)
+		if err := s.P.Store.SetFired(ctx, f.Job.ID, f.Branch, s.now().UnixMilli(), run.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// targets maps each component to its target branches with their head and
+// newest forge-green candidates.
+func (s *Scheduler) targets(ctx context.Context, cands []*store.Candidate) (map[string][]Target, error) {
+	proms, err := s.P.Store.Promotions(ctx, "forge")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Target{}
+	for _, comp := range s.P.Cfg.Order() {
+		for _, b := range s.P.Cfg.Branches(comp) {
+			t := Target{Branch: b}
+			for _, c := range cands {
+				if c.Revisions[comp].Branch == b {
+					t.Head = c.ID
+					break
+				}
+			}
+			for _, p := range proms { // newest first
+				pc, err := s.P.Store.Candidate(ctx, p.Candidate)
+				if err == nil && pc.Revisions[comp].Branch == b {
+					t.ForgeGreen = pc.ID
+					break
+				}
+			}
+			if t.Head != "" {
+				out[comp] = append(out[comp], t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// dispatch starts queued runs, oldest first, up to Workers at once.
+func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	queued, err := s.P.Store.Runs(ctx, store.RunFilter{States: []string{store.RunQueued, store.RunRunning}})
+	if err != nil {
+		s.log().Error("dispatch", "err", err)
+		return
+	}
+	for i := len(queued) - 1; i >= 0; i-- { // oldest first
+		r := queued[i]
+		s.mu.Lock()
+		if s.running[r.ID] || len(s.running) >= workers {
+			s.mu.Unlock()
+			continue
+		}
+		s.running[r.ID] = true
+		s.mu.Unlock()
+		wg.Add(1)
+		go func(id int64) {
+			defer wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.running, id)
+				s.mu.Unlock()
+				s.Wake() // the next continuous round may start now
+			}()
+			if _, err := s.P.Execute(ctx, id, pipeline.RunOptions{}); err != nil && ctx.Err() == nil {
+				s.log().Error("run", "run", id, "err", err)
+			}
+		}(r.ID)
+	}
+}
