@@ -137,6 +137,15 @@ func (e *env) results(run *store.Run) map[string]*store.JobResult {
 	return m
 }
 
+// dump logs every job's log of a run, to explain a surprising verdict.
+func (e *env) dump(run *store.Run) {
+	e.t.Helper()
+	for j, r := range e.results(run) {
+		b, _ := os.ReadFile(local.LogPath(e.cfg.StateDir, run.ID, j))
+		e.t.Logf("%s: %s %s\n%s", j, r.State, r.Reason, b)
+	}
+}
+
 func (e *env) promoted(run *store.Run) bool {
 	ok, err := e.store.Promoted(context.Background(), run.Candidate, run.Stage)
 	if err != nil {
@@ -166,6 +175,7 @@ func TestUpstreamBreaksDownstream(t *testing.T) {
 	bad := e.up.Commit("rename leaf_count", renamed())
 	run = e.once()
 	if run.Verdict != store.VerdictIncompatible {
+		e.dump(run)
 		t.Fatalf("(b) verdict %s, want incompatible; detail %v", run.Verdict, run.Detail)
 	}
 	if e.promoted(run) {

@@ -124,13 +124,15 @@ func (m *Mirrors) IsAncestor(ctx context.Context, component, a, b string) bool {
 	return err == nil
 }
 
-// Checkout makes dir a detached checkout of component at rev, sharing objects
-// with the mirror. An existing checkout at the same rev is reused as is (a
+// Checkout makes dir a detached checkout (a worktree of the mirror) of
+// component at rev. An existing checkout at the same rev is reused as is (a
 // resumed run), anything else is replaced.
 func (m *Mirrors) Checkout(ctx context.Context, component, rev, dir string) error {
-	if out, err := git(ctx, dir, "rev-parse", "HEAD"); err == nil && out == rev {
-		if st, _ := git(ctx, dir, "status", "--porcelain", "--untracked-files=no"); st == "" {
-			return nil
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		if out, err := git(ctx, dir, "rev-parse", "HEAD"); err == nil && out == rev {
+			if st, _ := git(ctx, dir, "status", "--porcelain", "--untracked-files=no"); st == "" {
+				return nil
+			}
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -139,13 +141,17 @@ func (m *Mirrors) Checkout(ctx context.Context, component, rev, dir string) erro
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
-	if _, err := git(ctx, "", "clone", "--shared", "--no-checkout", "--quiet", m.Path(component), dir); err != nil {
-		return fmt.Errorf("checkout %s: %w", component, err)
-	}
-	if _, err := git(ctx, dir, "checkout", "--detach", "--quiet", rev); err != nil {
+	// A worktree of the mirror: one git process, objects shared.
+	if _, err := git(ctx, m.Path(component), "worktree", "add", "--detach", "--force", "--quiet", dir, rev); err != nil {
 		return fmt.Errorf("checkout %s at %s: %w", component, rev, err)
 	}
 	return nil
+}
+
+// Prune forgets worktrees whose folders were deleted.
+func (m *Mirrors) Prune(ctx context.Context, component string) error {
+	_, err := git(ctx, m.Path(component), "worktree", "prune")
+	return err
 }
 
 // URL is a URL for the mirror that tools such as cargo can fetch from.

@@ -109,50 +109,50 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 		st.done[j.ID()] = make(chan struct{})
 	}
 
+	// Each component is checked out (and pinned) concurrently; a job starts as
+	// soon as its own component is ready, not when every checkout is.
+	env := e.baseEnvFor(p, runDir, names)
 	checkouts := map[string]string{}
 	for _, c := range names {
-		rev, ok := p.Candidate.Revisions[c]
-		if !ok {
-			return fmt.Errorf("candidate %s has no revision for %s", p.Candidate.ID, c)
-		}
-		start := e.now()
-		if !e.Mirrors.Has(ctx, c, rev.Rev) {
-			e.logger().Info("fetching", "component", c, "repo", rev.Repo)
-			if err := e.Mirrors.Sync(ctx, c, rev.Repo); err != nil {
-				return err
-			}
-		}
-		dir := filepath.Join(runDir, c, "src")
-		if err := e.Mirrors.Checkout(ctx, c, rev.Rev, dir); err != nil {
-			return err
-		}
-		checkouts[c] = dir
-		e.logger().Debug("checked out", "component", c, "rev", store.ShortRev(rev.Rev), "elapsed", e.now().Sub(start).Round(time.Millisecond))
+		checkouts[c] = filepath.Join(runDir, c, "src")
 	}
-
-	env := e.baseEnv(p, checkouts)
-	// Pins: a downstream whose pin is refused never runs its jobs.
-	pinErr := map[string]error{}
+	prep := map[string]*prepared{}
 	for _, c := range names {
-		if !hasJobs(p, c) {
+		prep[c] = &prepared{done: make(chan struct{})}
+	}
+	for _, c := range names {
+		go func(c string, pr *prepared) {
+			defer close(pr.done)
+			pr.err = e.prepare(ctx, p, c, checkouts[c])
+		}(c, prep[c])
+	}
+	checkedOut := make(map[string]*prepared, len(prep))
+	for c, pr := range prep {
+		checkedOut[c] = pr
+	}
+	for _, c := range names {
+		if !hasJobs(p, c) || len(p.Adapters[c].Upstream) == 0 {
 			continue
 		}
-		for _, u := range p.Adapters[c].Upstream {
-			pin, err := hook.Pin(u.Pin)
-			if err != nil {
-				return err
+		// The pin needs both checkouts; it replaces the component's readiness.
+		own := prep[c]
+		pinned := &prepared{done: make(chan struct{})}
+		prep[c] = pinned
+		go func(c string) {
+			defer close(pinned.done)
+			<-own.done
+			if pinned.err = own.err; own.err != nil {
+				return
 			}
-			detail, err := pin.Pin(ctx, hook.PinRequest{
-				Upstream: u, UpstreamDir: checkouts[u.Name], UpstreamURL: e.Mirrors.URL(u.Name),
-				UpstreamRev: p.Candidate.Revisions[u.Name].Rev, DownstreamDir: checkouts[c],
-				ScratchDir: filepath.Dir(checkouts[c]), Env: env,
-			})
-			if err != nil {
-				pinErr[c] = err
-				break
+			for _, u := range p.Adapters[c].Upstream {
+				<-checkedOut[u.Name].done
+				if err := checkedOut[u.Name].err; err != nil {
+					pinned.err = err
+					return
+				}
 			}
-			e.logger().Info("pinned", "component", c, "detail", detail)
-		}
+			pinned.pinErr = e.pin(ctx, p, c, checkouts, env)
+		}(c)
 	}
 
 	parallel := e.Parallelism
@@ -163,15 +163,72 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 	var wg sync.WaitGroup
 	for _, j := range p.Jobs {
 		wg.Add(1)
-		go func(j *config.Job) {
+		go func(j *config.Job, ready *prepared) {
 			defer wg.Done()
-			res := e.runJob(ctx, p, j, st, sem, checkouts, env, pinErr[j.Component], report)
+			res := e.runJob(ctx, p, j, st, sem, checkouts, env, ready, report)
 			st.finish(res)
 			report(res)
-		}(j)
+		}(j, prep[j.Component])
 	}
 	wg.Wait()
+	for _, c := range names {
+		<-prep[c].done
+		if err := prep[c].err; err != nil {
+			return err
+		}
+	}
 	return ctx.Err()
+}
+
+// prepared is the readiness of one component's checkout.
+type prepared struct {
+	done   chan struct{}
+	err    error // infrastructure: the run cannot proceed
+	pinErr error // the pin was refused: the component's jobs cannot run
+}
+
+func (e *Engine) prepare(ctx context.Context, p *pipeline.Plan, c, dir string) error {
+	rev, ok := p.Candidate.Revisions[c]
+	if !ok {
+		return fmt.Errorf("candidate %s has no revision for %s", p.Candidate.ID, c)
+	}
+	start := e.now()
+	// Discovery has usually fetched the revision already: try first, fetch
+	// only when it is missing.
+	if err := e.Mirrors.Checkout(ctx, c, rev.Rev, dir); err != nil {
+		if e.Mirrors.Has(ctx, c, rev.Rev) {
+			return err
+		}
+		e.logger().Info("fetching", "component", c, "repo", rev.Repo)
+		if err := e.Mirrors.Sync(ctx, c, rev.Repo); err != nil {
+			return err
+		}
+		if err := e.Mirrors.Checkout(ctx, c, rev.Rev, dir); err != nil {
+			return err
+		}
+	}
+	e.logger().Debug("checked out", "component", c, "rev", store.ShortRev(rev.Rev), "elapsed", e.now().Sub(start).Round(time.Millisecond))
+	return nil
+}
+
+// pin applies every upstream pin of component c.
+func (e *Engine) pin(ctx context.Context, p *pipeline.Plan, c string, checkouts map[string]string, env []string) error {
+	for _, u := range p.Adapters[c].Upstream {
+		pin, err := hook.Pin(u.Pin)
+		if err != nil {
+			return err
+		}
+		detail, err := pin.Pin(ctx, hook.PinRequest{
+			Upstream: u, UpstreamDir: checkouts[u.Name], UpstreamURL: e.Mirrors.URL(u.Name),
+			UpstreamRev: p.Candidate.Revisions[u.Name].Rev, DownstreamDir: checkouts[c],
+			ScratchDir: filepath.Dir(checkouts[c]), Env: env,
+		})
+		if err != nil {
+			return err
+		}
+		e.logger().Info("pinned", "component", c, "detail", detail)
+	}
+	return nil
 }
 
 func maps(m map[string]bool) map[string]bool {
@@ -224,7 +281,7 @@ func (s *state) wait(ctx context.Context, id string) (string, error) {
 	return s.final[id].State, nil
 }
 
-func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, pinErr error, report func(store.JobResult)) store.JobResult {
+func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, ready *prepared, report func(store.JobResult)) store.JobResult {
 	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID())}
 	for _, n := range j.Needs {
 		s, err := st.wait(ctx, n)
@@ -248,7 +305,17 @@ func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st
 		res.Reason = "waiting for a worker with features: " + strings.Join(missing, ", ")
 		return res
 	}
-	if pinErr != nil {
+	select {
+	case <-ready.done:
+	case <-ctx.Done():
+		res.State, res.Reason = store.JobCancelled, "cancelled"
+		return res
+	}
+	if ready.err != nil {
+		res.State, res.Reason = store.JobError, "checkout: "+ready.err.Error()
+		return res
+	}
+	if pinErr := ready.pinErr; pinErr != nil {
 		var na *hook.NotAcceptedError
 		if errors.As(pinErr, &na) {
 			res.State = store.JobNotAccept
@@ -415,6 +482,15 @@ func (c *capped) Write(b []byte) (int, error) {
 // enough to find toolchains, nothing that authenticates.
 var allowEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TERM",
 	"CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "SSL_CERT_FILE", "NIX_PATH", "NIX_SSL_CERT_FILE"}
+
+// baseEnvFor is the environment every job of the run starts from.
+func (e *Engine) baseEnvFor(p *pipeline.Plan, runDir string, checkedOut []string) []string {
+	checkouts := map[string]string{}
+	for _, c := range checkedOut {
+		checkouts[c] = filepath.Join(runDir, c, "src")
+	}
+	return e.baseEnv(p, checkouts)
+}
 
 func (e *Engine) baseEnv(p *pipeline.Plan, checkouts map[string]string) []string {
 	var env []string
