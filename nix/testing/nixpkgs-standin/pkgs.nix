@@ -86,6 +86,9 @@ let
         export CARGO_HOME="$TMPDIR/cargo-home"
         export CARGO_TARGET_DIR="$PWD/target"
         export CARGO_NET_GIT_FETCH_WITH_CLI=true
+        # like nixpkgs' vendoring: crates.io is replaced by a local directory (empty here)
+        mkdir -p "$CARGO_HOME" "$TMPDIR/vendored-sources"
+        printf '[source.crates-io]\nreplace-with = "vendored-sources"\n[source.vendored-sources]\ndirectory = "%s"\n' "$TMPDIR/vendored-sources" > "$CARGO_HOME/config.toml"
         if [ -n "$standinLockFile" ]; then
           if [ ! -f Cargo.lock ]; then
             echo "buildRustPackage: Cargo.lock is missing from the source; copy cargoLock.lockFile in postPatch" >&2

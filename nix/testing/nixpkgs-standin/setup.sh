@@ -16,11 +16,13 @@ runHook() {
 }
 
 runPhase() {
-  local phase="$1"
+  local phase="$1" base="${1%Phase}"
   echo "standin: running $phase"
-  runHook "pre${phase^}"
-  if [ -n "${!phase-}" ]; then eval "${!phase}"; else "default_$phase"; fi
-  runHook "post${phase^}"
+  if [ -n "${!phase-}" ]; then
+    eval "${!phase}"   # a phase given as a string runs its own hooks (runHook preX), as in nixpkgs
+  else
+    runHook "pre${base^}"; "default_$phase"; runHook "post${base^}"
+  fi
 }
 
 default_unpackPhase() {
