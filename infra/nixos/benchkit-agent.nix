@@ -22,7 +22,7 @@ in
     enable = lib.mkEnableOption "the benchkit agent (GPU benchmark runner)";
     package = lib.mkOption {
       type = lib.types.package;
-      default = self.packages.${pkgs.system}.benchkit;
+      default = self.packages.${pkgs.stdenv.hostPlatform.system}.benchkit;
       description = "The benchkit package.";
     };
     coordinator = lib.mkOption { type = lib.types.str; description = "The coordinator's base URL."; };

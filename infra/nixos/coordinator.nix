@@ -21,7 +21,7 @@ in
     enable = lib.mkEnableOption "the Ironworks release pipeline coordinator";
     package = lib.mkOption {
       type = lib.types.package;
-      default = self.packages.${pkgs.system}.coordinator;
+      default = self.packages.${pkgs.stdenv.hostPlatform.system}.coordinator;
       description = "The coordinator package.";
     };
     configFile = lib.mkOption {

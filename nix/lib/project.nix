@@ -15,7 +15,8 @@ rec {
       name = a.name;
       entry = lock.components.${name} or (throw "ironworks: ${lock.file} has no entry for component ${name}");
       src = locks.componentSource { inherit name entry; };
-      rev = if entry ? rev then locks.checkRev name entry.rev else "local";
+      # a local checkout (entry.path) is not the locked revision, whatever the lock says
+      rev = if entry ? path then "local" else locks.checkRev name (entry.rev or (throw "ironworks: lock entry for ${name} has no rev"));
       component = {
         inherit name entry src rev;
         adapter = a;
