@@ -1,0 +1,27 @@
+# rust-fil-proofs' Nix derivations. Jobs and commands come from adapter.toml.
+#
+# Upstream pin: adapter.toml's [[upstream]] merkletree (pin = "cargo-patch") makes every
+# job build against the merkletree revision of the SAME stage lock, through
+#   [patch.crates-io] merkletree = { git = <repo>, rev = <rev> }
+# appended to .cargo/config.toml (a git+rev patch keeps merkletree's lints capped). The
+# Cargo.lock comes from the candidate (locks/cargo/rust-fil-proofs.lock, written by the
+# coordinator after `cargo update -p merkletree`); the build stops if that lock does not
+# resolve merkletree to the pinned revision (a patch Cargo silently ignored).
+#
+# gpuFeatures: the features sector-bench builds benchy (fil-proofs-tooling) with.
+{ pkgs, ironworks, component, gpuFeatures ? [ "cuda" "opencl" ], ... }:
+ironworks.mkCargoAdapter {
+  inherit pkgs component;
+  attrs = {
+    nativeBuildInputs = [ pkgs.pkg-config ];
+    # hwloc and the OpenCL loader, as its CI installs (libhwloc-dev, ocl-icd-opencl-dev).
+    buildInputs = [ pkgs.hwloc pkgs.ocl-icd ];
+  };
+  # sector-bench: benchy with the chosen GPU features, plus `ironworks-bench`, the runner
+  # benchkit executes off Hydra on GPU hosts (bench entries: adapter.toml [bench.*]).
+  bench = {
+    name = "sector-bench";
+    command = "cargo build --release -p fil-proofs-tooling --bin benchy --features ${builtins.concatStringsSep "," gpuFeatures}";
+    bins = [ "benchy" ];
+  };
+}

@@ -1,0 +1,66 @@
+{
+  description = "Ironworks: release pipeline coordinator for Nix/Hydra projects (merkletree, rust-fil-proofs)";
+
+  # The offline check replaces this input with a test double:
+  #   nix/testing/check-offline  (--override-input nixpkgs path:nix/testing/nixpkgs-standin)
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.05";
+
+  outputs = { self, nixpkgs }:
+    let
+      lib = nixpkgs.lib;
+      ironworks = import ./nix/lib { inherit lib; };
+      systems = [ "x86_64-linux" ];
+
+      # Every folder of adapters/ with a default.nix is a component: adding a component
+      # is adding a folder (docs/adapters.md), never editing this file.
+      adapterDirs = map (n: ./adapters + "/${n}")
+        (builtins.filter (n: builtins.pathExists (./adapters + "/${n}/default.nix"))
+          (builtins.attrNames (lib.filterAttrs (_: t: t == "directory") (builtins.readDir ./adapters))));
+
+      # locks/local.json (git-ignored; `path` entries need --impure) points components at
+      # local checkouts during development.
+      local = if builtins.pathExists ./locks/local.json then lib.importJSON ./locks/local.json else null;
+
+      project = ironworks.mkProject {
+        inherit nixpkgs ironworks systems adapterDirs local;
+        locksDir = ./locks;
+      };
+
+      go = import ./nix/go.nix { inherit lib; src = self; };
+    in
+    {
+      lib = ironworks;
+      inherit (project) hydraJobs;
+
+      packages = lib.genAttrs systems (system:
+        let pkgs = nixpkgs.legacyPackages.${system}; gp = go.packages pkgs; in
+        project.packages.${system} // gp // { default = gp.coordinator; });
+
+      apps = lib.genAttrs systems (system:
+        let p = self.packages.${system}; in
+        lib.mapAttrs (n: bin: { type = "app"; program = "${p.${n}}/bin/${bin}"; })
+          ({ coordinator = "coordinator"; benchkit = "benchkit"; }
+            // lib.mapAttrs' (n: _: lib.nameValuePair n "ironworks-bench")
+                 (lib.filterAttrs (n: _: lib.hasSuffix "-sector-bench" n) p)));
+
+      checks = lib.genAttrs systems (system:
+        let pkgs = nixpkgs.legacyPackages.${system}; in
+        project.checks.${system} // {
+          nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; };
+          nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs; modules = self.nixosModules; };
+        });
+
+      devShells = lib.genAttrs systems (system:
+        let pkgs = nixpkgs.legacyPackages.${system}; in
+        {
+          default = pkgs.mkShell {
+            packages = [ pkgs.go pkgs.cargo pkgs.rustc pkgs.clippy pkgs.rustfmt pkgs.git pkgs.jq ];
+          };
+        });
+
+      nixosModules = {
+        coordinator = import ./infra/nixos/coordinator.nix { inherit self; };
+        benchkit-agent = import ./infra/nixos/benchkit-agent.nix { inherit self; };
+      };
+    };
+}

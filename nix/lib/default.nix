@@ -1,0 +1,27 @@
+# The Ironworks Nix library: turns adapter folders (adapter.toml + default.nix) and
+# per-stage lock files into { packages, checks, hydraJobs }.
+#
+#   ironworks = import ./nix/lib { inherit lib; };
+#
+# `lib` is nixpkgs' lib (or the offline test double's subset). Every function here is
+# small and documented where it is defined:
+#   stages.nix   the stage catalog, unimplemented markers, gating aggregates
+#   adapter.nix  reading adapter.toml (builtins.fromTOML) into normalized job records
+#   locks.nix    reading locks/<stage>.json and fetching components by revision
+#   rust.nix     cargo job, bench tool and bench runner builders (rustPlatform)
+#   project.nix  mkProject: adapters x stages x systems -> flake outputs
+{ lib }:
+let
+  stages = import ./stages.nix { inherit lib; };
+  adapter = import ./adapter.nix { inherit lib stages; };
+  locks = import ./locks.nix { inherit lib; };
+  rust = import ./rust.nix { inherit lib adapter; };
+  project = import ./project.nix { inherit lib stages adapter locks; };
+in
+{
+  inherit (stages) stages stageIndex unimplemented gate;
+  inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
+  inherit (locks) readLock lockPath componentSource cargoLockFor checkRev selectedStages;
+  inherit (rust) mkCargoJob mkCargoAdapter mkBenchRunner cargoPatchConfig;
+  inherit (project) mkComponent mkStage mkProject;
+}

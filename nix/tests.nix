@@ -1,0 +1,35 @@
+# Unit tests of the Ironworks Nix library (lib.runTests). A derivation that fails to
+# evaluate, listing the failing tests, when one fails; `nix flake check` builds it.
+{ lib, pkgs, ironworks }:
+let
+  failures = lib.runTests {
+    testDurationMinutes = { expr = ironworks.parseDuration "45m"; expected = 2700; };
+    testDurationCompound = { expr = ironworks.parseDuration "1h30m"; expected = 5400; };
+    testDurationBad = { expr = (builtins.tryEval (ironworks.parseDuration "45 minutes")).success; expected = false; };
+    testStageOrder = { expr = map ironworks.stageIndex [ "spark" "forge" "harden" "temper" ]; expected = [ 0 1 2 3 ]; };
+    testStageUnknown = { expr = (builtins.tryEval (ironworks.stageIndex "staging")).success; expected = false; };
+    testRevOk = { expr = ironworks.checkRev "x" "0123456789abcdef0123456789abcdef01234567"; expected = "0123456789abcdef0123456789abcdef01234567"; };
+    testRevShort = { expr = (builtins.tryEval (ironworks.checkRev "x" "0123456")).success; expected = false; };
+    testRevBranch = { expr = (builtins.tryEval (ironworks.checkRev "x" "master")).success; expected = false; };
+    testJobDefaults = {
+      expr = ironworks.normalizeJob "t" { stage = "forge"; command = "cargo test"; };
+      expected = { name = "t"; stage = "forge"; command = "cargo test"; needs = [ ]; requires = [ ]; env = { }; gating = true; timeout = 2700; schedule = null; manual = false; };
+    };
+    testPatchGit = {
+      expr = ironworks.cargoPatchConfig [{ pin = "cargo-patch"; crate = "merkletree"; isPath = false; repo = "https://example.org/m"; rev = "abc"; }];
+      expected = "[patch.crates-io]\nmerkletree = { git = \"https://example.org/m\", rev = \"abc\" }\n";
+    };
+    testPatchNone = { expr = ironworks.cargoPatchConfig [ ]; expected = ""; };
+    testUnimplementedMarker = {
+      expr = (ironworks.unimplemented { inherit pkgs; stage = "temper"; component = "x"; }).meta.ironworks.unimplemented;
+      expected = true;
+    };
+    testGateIsAggregate = {
+      expr = (ironworks.gate { inherit pkgs; stage = "forge"; jobs = [ ]; }).drvAttrs._hydraAggregate or
+        (ironworks.gate { inherit pkgs; stage = "forge"; jobs = [ ]; })._hydraAggregate;
+      expected = true;
+    };
+  };
+in
+if failures == [ ] then pkgs.runCommand "ironworks-nix-lib-tests" { } "echo ok > $out"
+else throw "ironworks nix/lib tests failed: ${builtins.toJSON failures}"
