@@ -105,6 +105,9 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if s < 0 {
 			return 0, false
 		}
+		if s > 86400 { // a day is beyond any cap; avoids Duration overflow
+			s = 86400
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
