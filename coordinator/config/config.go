@@ -61,7 +61,9 @@ type Hydra struct {
 	EvalDeadline Duration `toml:"eval_deadline"` // how long to wait for an eval before infra-error
 	PollInterval Duration `toml:"poll_interval"`
 	LockRepo     string   `toml:"lock_repo"`   // owner/name of the repository holding lock branches
-	LockBranch   string   `toml:"lock_branch"` // default "<stage>-lock"
+	LockBranch   string   `toml:"lock_branch"` // default "<stage>-lock"; "{stage}" is replaced
+	LockBase     string   `toml:"lock_base"`   // branch new lock branches start from; default: the repository's default branch
+	System       string   `toml:"system"`      // Nix system of job attributes; default x86_64-linux
 }
 
 type GitHub struct {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+func TestPromoteCLI(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "merkletree")
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@x")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	os.MkdirAll(src, 0o755)
+	git("init", "-q", "-b", "master")
+	os.WriteFile(filepath.Join(src, "f"), []byte("1"), 0o644)
+	git("add", ".")
+	git("commit", "-qm", "c")
+	rev := git("rev-parse", "HEAD")
+	cfg := filepath.Join(dir, "ironworks.toml")
+	state := filepath.Join(dir, "state")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir = %q\nadapters = [\"embedded:merkletree\"]\n[components.merkletree]\nrepo = %q\n", state, "file://"+src)), 0o644)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(state, "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "file://" + src, Rev: rev}}, "head", 0)
+	st.Promote(ctx, &store.Promotion{Candidate: good.ID, Stage: "harden"}, nil)
+	bad, _ := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "file://" + src, Rev: strings.Repeat("0", 40)}}, "head", 0)
+	st.Close()
+
+	cases := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"promote", "--help"}, exitOK},
+		{[]string{"promote", "--config", cfg}, exitUsage},
+		{[]string{"promote", "--config", cfg, "--to", "release", "--latest-good"}, exitUsage},
+		{[]string{"promote", "--config", cfg, "--to", "release", "--candidate", bad.ID, "--version", "v1.0.0"}, exitGate},
+		{[]string{"promote", "--config", filepath.Join(dir, "missing.toml"), "--to", "temper", "--latest-good"}, exitConfig},
+		{[]string{"promote", "--config", cfg, "--to", "release", "--latest-good", "--version", "v1.0.0", "--dry-run"}, exitOK},
+		{[]string{"promote", "--config", cfg, "--to", "temper", "--latest-good"}, exitOK},
+		{[]string{"promote", "--config", cfg, "--to", "release", "--latest-good", "--version", "v1.0.0", "--by", "carol"}, exitOK},
+	}
+	for _, tc := range cases {
+		var stderr bytes.Buffer
+		if code := realMain(tc.args, &stderr); code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.code)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(state, "releases", "v1.0.0", "manifest.json"))
+	if err != nil || !strings.Contains(string(b), `"by": "carol"`) || !strings.Contains(string(b), good.ID) {
+		t.Fatalf("manifest: %s %v", b, err)
+	}
+}

@@ -1,0 +1,141 @@
+// Package promotion decides from Hydra's evidence whether a candidate passed
+// a stage, and records promotions: only forward (in candidate creation
+// order), never twice, always with the evidence (eval and build ids,
+// benchmark report ids).
+package promotion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ironworks-ci/ironworks/coordinator/config"
+	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
+	"github.com/ironworks-ci/ironworks/coordinator/hydra"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// Gate reads the verdict of a stage from Hydra.
+type Gate struct {
+	Hydra  *hydra.Client
+	Store  *store.Store
+	System string // default x86_64-linux
+	// BenchReports returns the benchmark report ids of a candidate at a stage
+	// (benchkit's); optional.
+	BenchReports func(ctx context.Context, stage, candidate string) ([]string, error)
+}
+
+// Decision is a gate's answer.
+type Decision struct {
+	Promote  bool
+	Reason   string
+	Evidence map[string]any
+}
+
+func refuse(format string, args ...any) *Decision {
+	return &Decision{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Decide looks at the Hydra evaluation recorded for c at stage (the one the
+// Hydra engine mapped to the lock commit) and promotes only when its gate
+// aggregate and every gating job of jobs finished successfully now, and the
+// stage would move forward. Builds that were restarted (finished = 0) are not
+// final and refuse promotion. An error means Hydra or the store could not be
+// read; a refusal is a Decision with Promote false and the reason.
+func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, jobs []*config.Job) (*Decision, error) {
+	rec, err := g.Store.HydraEvalOf(ctx, stage, c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse("no Hydra evaluation recorded for %s at %s", c.ID, stage), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.State != "evaluated" || rec.EvalID == 0 {
+		return refuse("Hydra has no evaluation of %s at %s (%s): %s", c.ID, stage, rec.State, rec.Message), nil
+	}
+	if err := g.Store.CheckForward(ctx, stage, c.ID); errors.Is(err, store.ErrBackwards) {
+		return refuse("%v", err), nil
+	} else if err != nil {
+		return nil, err
+	}
+	gate, err := g.Hydra.EvalJob(ctx, rec.EvalID, hydraengine.GateJob)
+	if errors.Is(err, hydra.ErrNotFound) {
+		return refuse("Hydra eval %d has no %q aggregate", rec.EvalID, hydraengine.GateJob), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	gb, err := g.Hydra.Build(ctx, gate)
+	if err != nil {
+		return nil, err
+	}
+	if !gb.Done() {
+		return refuse("gate build %d of eval %d is not finished", gate, rec.EvalID), nil
+	}
+	if !gb.Succeeded() {
+		return refuse("gate build %d of eval %d %s", gate, rec.EvalID, gb.StatusName()), nil
+	}
+	cons, err := g.Hydra.Constituents(ctx, gate)
+	if err != nil {
+		return nil, err
+	}
+	byJob := map[string]*hydra.Build{}
+	for i := range cons {
+		byJob[string(cons[i].Job)] = &cons[i]
+		if !cons[i].Succeeded() {
+			return refuse("constituent %s (build %d) %s", cons[i].Job, cons[i].ID, cons[i].StatusName()), nil
+		}
+	}
+	system := g.System
+	if system == "" {
+		system = hydraengine.DefaultSystem
+	}
+	builds := map[string]int64{}
+	for _, j := range jobs {
+		if j.Stage != stage || !j.IsGating() {
+			continue
+		}
+		attr := hydraengine.Attr(j.Component, j.Name, system)
+		b := byJob[attr]
+		if b == nil {
+			id, err := g.Hydra.EvalJob(ctx, rec.EvalID, attr)
+			if errors.Is(err, hydra.ErrNotFound) {
+				return refuse("gating job %s is missing from Hydra eval %d", attr, rec.EvalID), nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if b, err = g.Hydra.Build(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		if !b.Succeeded() {
+			return refuse("gating job %s (build %d) %s", attr, b.ID, b.StatusName()), nil
+		}
+		builds[j.ID()] = int64(b.ID)
+	}
+	ev := map[string]any{
+		"engine": "hydra", "jobset": rec.Jobset, "lock_commit": rec.LockCommit,
+		"hydra_eval": rec.EvalID, "gate_build": gate, "builds": builds,
+	}
+	if g.BenchReports != nil {
+		ids, err := g.BenchReports(ctx, stage, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		ev["benchmark_reports"] = ids
+	}
+	return &Decision{Promote: true, Reason: fmt.Sprintf("gate build %d of Hydra eval %d succeeded", gate, rec.EvalID), Evidence: ev}, nil
+}
+
+// Record stores a positive decision as the promotion of c at stage with a
+// "promotion" event; it returns false when c was already promoted there. It
+// refuses (store.ErrBackwards) to move a stage back to an older candidate.
+func Record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *Decision) (bool, error) {
+	if !d.Promote {
+		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
+	}
+	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
+		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
+	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
+}

@@ -1,0 +1,184 @@
+// Package staging promotes pull requests from spark to staging: a PR that is
+// approved, labelled ready-for-staging, not a draft, and whose spark jobs are
+// all green is merged into the staging branch with a real merge commit whose
+// trailers tie it to the PR. A staging failure goes back to the PR as a
+// "staging-failed" event in the store's outbox, which the PR notifier turns
+// into a status and the PR comment.
+package staging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// EventStagingFailed is the event kind of a staging failure reported to a PR.
+const EventStagingFailed = "staging-failed"
+
+// ErrNotReady means the PR does not meet the promotion rules.
+var ErrNotReady = errors.New("pull request not ready for staging")
+
+// Promoter merges ready PRs of one repository into its staging branch.
+type Promoter struct {
+	Forge         *forge.Client
+	Store         *store.Store
+	Repo          string // owner/name
+	StagingBranch string // default "staging"
+	BaseBranch    string // where a missing staging branch starts; default: the repository's default branch
+	ReadyLabel    string // default "ready-for-staging"
+	// SparkGreen reports whether every spark job passed on a head commit;
+	// the pipeline supplies it.
+	SparkGreen func(ctx context.Context, headSHA string) (bool, error)
+	Now        func() time.Time
+}
+
+// Check is the verdict of the promotion rules on one PR.
+type Check struct {
+	Ready   bool
+	Reasons []string // why not, one per failed rule
+	PR      *github.PullRequest
+}
+
+func (p *Promoter) label() string {
+	if p.ReadyLabel == "" {
+		return "ready-for-staging"
+	}
+	return p.ReadyLabel
+}
+
+func (p *Promoter) staging() string {
+	if p.StagingBranch == "" {
+		return "staging"
+	}
+	return p.StagingBranch
+}
+
+// Approved applies GitHub's review rule: each reviewer's latest deciding
+// review counts (COMMENTED does not replace an approval; DISMISSED clears
+// it); at least one APPROVED and no CHANGES_REQUESTED.
+func Approved(reviews []*github.PullRequestReview) (bool, []string) {
+	latest := map[string]string{}
+	var order []string
+	for _, r := range reviews {
+		user := r.GetUser().GetLogin()
+		switch st := r.GetState(); st {
+		case "APPROVED", "CHANGES_REQUESTED", "DISMISSED":
+			if _, seen := latest[user]; !seen {
+				order = append(order, user)
+			}
+			latest[user] = st
+		}
+	}
+	approved := false
+	var blockers []string
+	for _, u := range order {
+		switch latest[u] {
+		case "APPROVED":
+			approved = true
+		case "CHANGES_REQUESTED":
+			blockers = append(blockers, u)
+		}
+	}
+	return approved && len(blockers) == 0, blockers
+}
+
+// Check evaluates the rules on PR number.
+func (p *Promoter) Check(ctx context.Context, number int) (*Check, error) {
+	owner, repo, err := forge.SplitRepo(p.Repo)
+	if err != nil {
+		return nil, err
+	}
+	pr, _, err := p.Forge.GH.PullRequests.Get(ctx, owner, repo, number)
+	if err != nil {
+		return nil, fmt.Errorf("staging: %s#%d: %w", p.Repo, number, err)
+	}
+	c := &Check{PR: pr}
+	if pr.GetState() != "open" {
+		c.Reasons = append(c.Reasons, "the pull request is "+pr.GetState())
+	}
+	if pr.GetDraft() {
+		c.Reasons = append(c.Reasons, "the pull request is a draft")
+	}
+	labelled := false
+	for _, l := range pr.Labels {
+		labelled = labelled || l.GetName() == p.label()
+	}
+	if !labelled {
+		c.Reasons = append(c.Reasons, fmt.Sprintf("label %q is missing", p.label()))
+	}
+	var reviews []*github.PullRequestReview
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := p.Forge.GH.PullRequests.ListReviews(ctx, owner, repo, number, opts)
+		if err != nil {
+			return nil, fmt.Errorf("staging: reviews of %s#%d: %w", p.Repo, number, err)
+		}
+		reviews = append(reviews, page...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if ok, blockers := Approved(reviews); !ok {
+		if len(blockers) > 0 {
+			c.Reasons = append(c.Reasons, "changes requested by "+strings.Join(blockers, ", "))
+		} else {
+			c.Reasons = append(c.Reasons, "no approving review")
+		}
+	}
+	head := pr.GetHead().GetSHA()
+	if p.SparkGreen == nil {
+		c.Reasons = append(c.Reasons, "spark results unknown")
+	} else if green, err := p.SparkGreen(ctx, head); err != nil {
+		return nil, fmt.Errorf("staging: spark results of %s: %w", head, err)
+	} else if !green {
+		c.Reasons = append(c.Reasons, "spark jobs are not all green on "+store.ShortRev(head))
+	}
+	c.Ready = len(c.Reasons) == 0
+	return c, nil
+}
+
+// Promote merges PR number into staging if it is ready, once per head
+// commit (store.Once), and returns the merge commit.
+func (p *Promoter) Promote(ctx context.Context, number int) (string, error) {
+	c, err := p.Check(ctx, number)
+	if err != nil {
+		return "", err
+	}
+	if !c.Ready {
+		return "", fmt.Errorf("%s#%d: %s: %w", p.Repo, number, strings.Join(c.Reasons, "; "), ErrNotReady)
+	}
+	owner, repo, _ := forge.SplitRepo(p.Repo)
+	head := c.PR.GetHead().GetSHA()
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	key := fmt.Sprintf("staging-merge:%s#%d@%s", p.Repo, number, head)
+	return p.Store.Once(ctx, key, "staging-merge", func() (string, error) {
+		if _, err := p.Forge.EnsureBranch(ctx, owner, repo, p.staging(), p.BaseBranch); err != nil {
+			return "", err
+		}
+		msg := forge.PromotionMessage(c.PR.GetHTMLURL(), number, c.PR.GetTitle(), head, c.PR.GetHead().GetRef(), now())
+		sha, _, err := p.Forge.Merge(ctx, owner, repo, p.staging(), head, msg)
+		return sha, err
+	})
+}
+
+// ReportFailure records that PR number failed in staging (stage, run and a
+// reason) as a "staging-failed" event for the PR notifier; repeated calls for
+// the same run are one event.
+func ReportFailure(ctx context.Context, st *store.Store, repo string, number int, candidate string, runID int64, stage, reason string) error {
+	return st.AppendEvent(ctx, store.Event{
+		Key: fmt.Sprintf("staging-failed:%s#%d:%d", repo, number, runID), Kind: EventStagingFailed,
+		Candidate: candidate, RunID: runID,
+		Payload: map[string]any{"repo": repo, "pr": number, "stage": stage, "reason": reason},
+	})
+}

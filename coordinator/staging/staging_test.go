@@ -1,0 +1,128 @@
+package staging_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
+	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
+	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
+	"github.com/ironworks-ci/ironworks/coordinator/staging"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+const repo = "filecoin-project/merkletree"
+
+func setup(t *testing.T) (*githubtest.Server, *staging.Promoter, string) {
+	gh := githubtest.New()
+	t.Cleanup(gh.Close)
+	gh.Token = "tok"
+	gh.AddRepo(repo, "master", map[string]string{"README": "x"})
+	head := gh.CommitTo(repo, "feature", "feature work", map[string]string{"src/lib.rs": "fn f() {}"})
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := &staging.Promoter{
+		Forge: forge.New(gh.URL(), "tok", forge.RetryingHTTPClient(httpretry.Options{RetryMax: 1, WaitMin: time.Millisecond, WaitMax: time.Millisecond})),
+		Store: st, Repo: repo,
+		SparkGreen: func(_ context.Context, sha string) (bool, error) { return sha == head, nil },
+		Now:        func() time.Time { return time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC) },
+	}
+	return gh, p, head
+}
+
+func TestPromoteReadyPR(t *testing.T) {
+	gh, p, head := setup(t)
+	gh.AddPull(repo, githubtest.Pull{Number: 12, Title: "Faster hashing", HeadSHA: head, HeadRef: "feature", BaseRef: "master",
+		Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{
+			{User: "bob", State: "CHANGES_REQUESTED"}, {User: "bob", State: "APPROVED"}, {User: "carol", State: "COMMENTED"},
+		}})
+	ctx := context.Background()
+	sha, err := p.Promote(ctx, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Promote(ctx, 12)
+	if err != nil || again != sha {
+		t.Fatalf("second promote: %s %v", again, err)
+	}
+	merges := gh.Merges()
+	if len(merges) != 1 || merges[0].Base != "staging" || merges[0].Head != head || merges[0].SHA != sha {
+		t.Fatalf("merges %+v", merges)
+	}
+	for _, want := range []string{"PR: https://github.com/" + repo + "/pull/12", "Head: " + head, "Head-Ref: feature", "Promoted-At: 2025-03-04T05:06:07Z"} {
+		if !strings.Contains(merges[0].Message, want) {
+			t.Errorf("message lacks %q:\n%s", want, merges[0].Message)
+		}
+	}
+	if c := gh.CommitInfo(repo, sha); c == nil || len(c.Parents) != 2 {
+		t.Errorf("not a merge commit: %+v", c)
+	}
+}
+
+func TestNotReadyReasons(t *testing.T) {
+	cases := []struct {
+		name string
+		pull githubtest.Pull
+		want string
+	}{
+		{"draft", githubtest.Pull{Draft: true, Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "a", State: "APPROVED"}}}, "draft"},
+		{"no label", githubtest.Pull{Reviews: []githubtest.Review{{User: "a", State: "APPROVED"}}}, `label "ready-for-staging"`},
+		{"not approved", githubtest.Pull{Labels: []string{"ready-for-staging"}}, "no approving review"},
+		{"changes requested", githubtest.Pull{Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "a", State: "APPROVED"}, {User: "b", State: "CHANGES_REQUESTED"}}}, "changes requested by b"},
+		{"dismissed", githubtest.Pull{Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "a", State: "APPROVED"}, {User: "a", State: "DISMISSED"}}}, "no approving review"},
+		{"spark red", githubtest.Pull{HeadSHA: strings.Repeat("0", 40), Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "a", State: "APPROVED"}}}, "spark jobs are not all green"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gh, p, head := setup(t)
+			tc.pull.Number = 100 + i
+			if tc.pull.HeadSHA == "" {
+				tc.pull.HeadSHA = head
+			}
+			gh.AddPull(repo, tc.pull)
+			_, err := p.Promote(context.Background(), tc.pull.Number)
+			if !errors.Is(err, staging.ErrNotReady) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if len(gh.Merges()) != 0 {
+				t.Error("merged anyway")
+			}
+		})
+	}
+}
+
+func TestReviewsPaginated(t *testing.T) {
+	gh, p, head := setup(t)
+	var reviews []githubtest.Review
+	for range 150 {
+		reviews = append(reviews, githubtest.Review{User: "a", State: "COMMENTED"})
+	}
+	reviews = append(reviews, githubtest.Review{User: "z", State: "CHANGES_REQUESTED"})
+	reviews = append([]githubtest.Review{{User: "a", State: "APPROVED"}}, reviews...)
+	gh.AddPull(repo, githubtest.Pull{Number: 3, HeadSHA: head, Labels: []string{"ready-for-staging"}, Reviews: reviews})
+	c, err := p.Check(context.Background(), 3)
+	if err != nil || c.Ready || !strings.Contains(strings.Join(c.Reasons, ";"), "changes requested by z") {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestReportFailure(t *testing.T) {
+	_, p, _ := setup(t)
+	ctx := context.Background()
+	for range 2 {
+		if err := staging.ReportFailure(ctx, p.Store, repo, 12, "cand", 9, "forge", "Hydra evaluation failed: boom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, _ := p.Store.EventsOfKind(ctx, staging.EventStagingFailed, "cand")
+	if len(evs) != 1 || evs[0].Payload["pr"].(float64) != 12 || !strings.Contains(evs[0].Payload["reason"].(string), "boom") {
+		t.Fatalf("%+v", evs)
+	}
+}
