@@ -93,7 +93,9 @@ func TestEmptyStates(t *testing.T) {
 
 type fakeBench struct{}
 
-func (fakeBench) Metrics(context.Context) ([]string, error) { return []string{"window-post-wall-ms"}, nil }
+func (fakeBench) Metrics(context.Context) ([]string, error) {
+	return []string{"window-post-wall-ms"}, nil
+}
 func (fakeBench) Series(_ context.Context, m string) ([]Point, Band, error) {
 	if m != "window-post-wall-ms" {
 		return nil, Band{}, nil
@@ -161,11 +163,11 @@ func TestAPI(t *testing.T) {
 	}
 	var er map[string]string
 	for path, want := range map[string]int{
-		"/api/runs/999":                  404,
-		"/api/runs/x":                    400,
-		"/api/candidates/zzz":            404,
-		"/api/history?page=-1":           400,
-		"/api/runs/1/jobs/nope/log":      404,
+		"/api/runs/999":                   404,
+		"/api/runs/x":                     400,
+		"/api/candidates/zzz":             404,
+		"/api/history?page=-1":            400,
+		"/api/runs/1/jobs/nope/log":       404,
 		"/api/runs/1/jobs/a:b/log?from=x": 400,
 	} {
 		if c := getJSON(path, &er); c != want || er["error"] == "" {
