@@ -1,2 +1,2 @@
 # Tools built with go install at pinned versions (sourced by .ci/run).
-command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2

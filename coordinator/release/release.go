@@ -127,7 +127,6 @@ var versionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$`)
 type runner struct {
 	Options
 	cand *store.Candidate
-	plan []string
 }
 
 // Run executes (or with DryRun, prints) the promotion. A *Refusal means a

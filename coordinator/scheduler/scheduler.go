@@ -211,7 +211,7 @@ type Firing struct {
 // many targets costs only memory work: cron jobs fire on the head when their
 // next time after the last firing has come; continuous jobs start on the
 // newest forge-green candidate when no round of them is queued or running.
-func Due(now time.Time, jobs []ScheduledJob, targets map[string][]Target, fired map[string]int64, active map[string]bool, since time.Time) []Firing {
+func Due(now time.Time, jobs []ScheduledJob, targets map[string][]Target, fired map[string]int64, active map[string]bool) []Firing {
 	var out []Firing
 	for _, j := range jobs {
 		for _, t := range targets[j.Component] {
@@ -222,14 +222,13 @@ func Due(now time.Time, jobs []ScheduledJob, targets map[string][]Target, fired 
 				}
 				continue
 			}
-			last := since
-			if at, ok := fired[key]; ok {
-				last = time.UnixMilli(at)
-			} else {
+			at, ok := fired[key]
+			if !ok {
 				// Never fired: run it once now, then on its schedule.
 				out = append(out, Firing{Job: j, Branch: t.Branch, Candidate: t.Head})
 				continue
 			}
+			last := time.UnixMilli(at)
 			if !j.Cron.Next(last).After(now) && !active[j.ID] {
 				out = append(out, Firing{Job: j, Branch: t.Branch, Candidate: t.Head})
 			}
@@ -255,7 +254,7 @@ func (s *Scheduler) scheduled(ctx context.Context, cands []*store.Candidate) err
 	if err != nil {
 		return err
 	}
-	for _, f := range Due(s.now(), jobs, targets, fired, active, s.started) {
+	for _, f := range Due(s.now(), jobs, targets, fired, active) {
 		cand, err := s.P.Store.Candidate(ctx, f.Candidate)
 		if err != nil {
 			return err

@@ -41,7 +41,7 @@ func TestDue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Due(now, tt.jobs, targets, tt.fired, tt.active, now.Add(-24*time.Hour))
+			got := Due(now, tt.jobs, targets, tt.fired, tt.active)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d firings %+v, want %v", len(got), got, tt.want)
 			}
@@ -53,7 +53,7 @@ func TestDue(t *testing.T) {
 		})
 	}
 	noGreen := map[string][]Target{"c": {{Branch: "master", Head: "head1"}}}
-	if got := Due(now, []ScheduledJob{cont}, noGreen, nil, nil, now); len(got) != 0 {
+	if got := Due(now, []ScheduledJob{cont}, noGreen, nil, nil); len(got) != 0 {
 		t.Fatalf("continuous job started without a forge-green candidate: %+v", got)
 	}
 }
@@ -101,7 +101,7 @@ func BenchmarkPass1000Targets(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got := Due(now, jobs, targets, fired, active, now); len(got) != 0 {
+		if got := Due(now, jobs, targets, fired, active); len(got) != 0 {
 			b.Fatalf("steady state fired %d rounds", len(got))
 		}
 	}
