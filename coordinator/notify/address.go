@@ -22,13 +22,19 @@ func ParseAddress(s string) (string, error) {
 	if len(s) > 254 {
 		return "", fmt.Errorf("e-mail address %.40q... is longer than 254 characters", s)
 	}
+	if strings.ContainsAny(s, "<>(),;\"[]\\") {
+		return "", fmt.Errorf("e-mail address %q: give the bare address (like ops@example.org), without a display name, brackets, quotes or comments", s)
+	}
 	for _, r := range s {
 		if r <= ' ' || r == 0x7f || r > 0x7e {
 			return "", fmt.Errorf("e-mail address %q: spaces, control and non-ASCII characters are not allowed", s)
 		}
 	}
-	if strings.ContainsAny(s, "<>(),;\"[]\\") {
-		return "", fmt.Errorf("e-mail address %q: give the bare address (like ops@example.org), without a display name, brackets, quotes or comments", s)
+	if i := strings.LastIndexByte(s, '@'); i > 0 {
+		d := s[i+1:]
+		if strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+			return "", fmt.Errorf("e-mail address %q: malformed domain %q", s, d)
+		}
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
@@ -40,9 +46,6 @@ func ParseAddress(s string) (string, error) {
 	local, domain, ok := strings.Cut(a.Address, "@")
 	if !ok || local == "" || domain == "" {
 		return "", fmt.Errorf("e-mail address %q: missing local part or domain", s)
-	}
-	if strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return "", fmt.Errorf("e-mail address %q: malformed domain", s)
 	}
 	return local + "@" + strings.ToLower(domain), nil
 }
