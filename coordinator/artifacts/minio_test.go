@@ -18,6 +18,7 @@ import (
 
 	"github.com/charmbracelet/log"
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // minioBinary finds the MinIO server: $IRONWORKS_MINIO, then PATH, then
@@ -70,17 +71,21 @@ func startMinIO(tb testing.TB) string {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
+	c, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(minioUser, minioPass, "")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Ready when the S3 API answers, not merely the health endpoint.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/ready")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.ListBuckets(ctx)
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return addr
-			}
+			return addr
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("minio did not become ready at %s:\n%s", addr, out.String())
+			tb.Fatalf("minio did not become ready at %s: %v\n%s", addr, err, out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
