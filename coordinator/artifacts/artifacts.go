@@ -174,3 +174,22 @@ func UploadDir(ctx context.Context, st Store, prefix, dir string, parallel int, 
 }
 
 func isNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// RunExpiry sweeps st every interval until ctx ends. MinIO's lifecycle
+// scanner can take hours; this sweep is what makes retention exact.
+func RunExpiry(ctx context.Context, st Store, every time.Duration, logf func(format string, args ...any)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := st.Expire(ctx); err != nil && ctx.Err() == nil {
+			logf("artifacts: expiry sweep: %v", err)
+		} else if n > 0 {
+			logf("artifacts: removed %d expired object(s)", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

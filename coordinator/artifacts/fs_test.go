@@ -162,3 +162,24 @@ func TestUploadDir(t *testing.T) {
 		t.Fatal("missing folder accepted")
 	}
 }
+
+func TestRunExpiry(t *testing.T) {
+	f, now := newFS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.Put(ctx, "runs/9/old.log", strings.NewReader("old"))
+	*now = now.Add(30 * 24 * time.Hour)
+	logs := make(chan string, 10)
+	go RunExpiry(ctx, f, time.Millisecond, func(format string, a ...any) { logs <- format })
+	select {
+	case msg := <-logs:
+		if !strings.Contains(msg, "removed") {
+			t.Fatalf("log %q", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sweep never ran")
+	}
+	cancel()
+	if _, err := f.Open(context.Background(), "runs/9/old.log"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired object kept: %v", err)
+	}
+}

@@ -470,3 +470,32 @@ func TestBadPayloadStillNotifies(t *testing.T) {
 		t.Fatalf("body:\n%s", body)
 	}
 }
+
+func TestServiceDeliversToOutbox(t *testing.T) {
+	e := newEnv(t, "")
+	svc, err := NewService(context.Background(), e.cfg, e.st, nil, nil, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Every = 10 * time.Millisecond
+	e.subscribe("alice@example.org", "merkletree", "", "")
+	e.emit(KindFailure, "merkletree", "master", map[string]any{"summary": "broken"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	for {
+		files, _ := filepath.Glob(filepath.Join(e.cfg.Notify.OutboxDir, "*.eml"))
+		if len(files) == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no e-mail in the outbox")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
