@@ -83,6 +83,9 @@ type SMTP struct {
 	TLS          string `toml:"tls"` // starttls | tls | none
 	User         string `toml:"user"`
 	PasswordFile string `toml:"password_file"`
+	// CAFile holds PEM certificates trusted for the relay besides the system
+	// roots (a private relay with its own CA).
+	CAFile string `toml:"ca_file"`
 }
 
 type Artifacts struct {
