@@ -79,6 +79,20 @@ type Series struct {
 // AddRun records a run and its samples in one transaction. A run whose Key was
 // recorded before is ignored (dup true): a result posted twice counts once.
 func (d *DB) AddRun(ctx context.Context, r Run, s parse.Samples) (id int64, dup bool, err error) {
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("results: %w", err)
+	}
+	defer tx.Rollback()
+	id, dup, err = d.AddRunTx(ctx, tx, r, s)
+	if err != nil || dup {
+		return id, dup, err
+	}
+	return id, false, tx.Commit()
+}
+
+// AddRunTx is AddRun inside the caller's transaction.
+func (d *DB) AddRunTx(ctx context.Context, tx *sql.Tx, r Run, s parse.Samples) (id int64, dup bool, err error) {
 	if r.Key == "" || r.Candidate == "" || r.Component == "" || r.Bench == "" {
 		return 0, false, errors.New("results: a run needs key, candidate, component and bench")
 	}
@@ -88,11 +102,6 @@ func (d *DB) AddRun(ctx context.Context, r Run, s parse.Samples) (id int64, dup 
 	if r.Kind == "" {
 		r.Kind = "run"
 	}
-	tx, err := d.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, false, fmt.Errorf("results: %w", err)
-	}
-	defer tx.Rollback()
 	host, _ := json.Marshal(r.Host)
 	revs, _ := json.Marshal(r.Revisions)
 	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO bench_runs(key, candidate, component, bench, host_class, host, revisions, kind, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
@@ -112,7 +121,25 @@ func (d *DB) AddRun(ctx context.Context, r Run, s parse.Samples) (id int64, dup 
 			}
 		}
 	}
-	return id, false, tx.Commit()
+	return id, false, nil
+}
+
+// HostClasses lists the host classes candidate was measured on in a bench.
+func (d *DB) HostClasses(ctx context.Context, candidate, component, bench string) ([]string, error) {
+	rows, err := d.DB.QueryContext(ctx, `SELECT DISTINCT host_class FROM bench_runs WHERE candidate=? AND component=? AND bench=? ORDER BY host_class`, candidate, component, bench)
+	if err != nil {
+		return nil, fmt.Errorf("results: host classes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // Samples returns every sample of candidate in the series, over all its runs.
