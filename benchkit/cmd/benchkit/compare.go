@@ -145,4 +145,3 @@ func compareDB(ctx context.Context, e *env, dbPath, cand, adapter, bench, hostCl
 	}
 	return finish(ctx, e, db, []*gate.Judgement{j}, be, out)
 }
-
