@@ -129,7 +129,7 @@ func num(v float64) string {
 func pct(f float64) string { return fmt.Sprintf("%+.2f%%", f*100) }
 
 func interval(lo, hi float64) string {
-	if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+	if math.Abs(lo) >= stats.Unbounded || math.Abs(hi) >= stats.Unbounded {
 		return "unbounded"
 	}
 	return fmt.Sprintf("[%+.2f%%, %+.2f%%]", lo*100, hi*100)

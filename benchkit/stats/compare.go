@@ -42,6 +42,10 @@ const (
 // measured rates).
 const DefaultAlpha = 0.01
 
+// Unbounded marks an open end of a confidence interval. It is the largest
+// float rather than infinity so that results stay valid JSON.
+const Unbounded = math.MaxFloat64
+
 // DefaultThreshold applies to metrics adapter.toml does not list.
 const DefaultThreshold = 0.05
 
@@ -60,8 +64,8 @@ type Result struct {
 	// baseline median (Hodges-Lehmann shift / baseline median): +0.05 is 5%
 	// larger, whichever direction is better.
 	Change float64 `json:"change"`
-	// ChangeLo and ChangeHi bound Change at confidence 1-Alpha (±Inf when the
-	// samples are too few for a bounded interval).
+	// ChangeLo and ChangeHi bound Change at confidence 1-Alpha (∓Unbounded when
+	// the samples are too few for a bounded interval).
 	ChangeLo       float64 `json:"change_lo"`
 	ChangeHi       float64 `json:"change_hi"`
 	BaseMedian     float64 `json:"base_median"`
@@ -99,7 +103,7 @@ func CompareAlpha(base, cand []float64, m Metric, alpha float64) Result {
 	}
 	r := Result{
 		P: 1, BaseN: len(base), CandN: len(cand), Threshold: m.Threshold, HigherIsBetter: m.HigherIsBetter,
-		ChangeLo: math.Inf(-1), ChangeHi: math.Inf(1),
+		ChangeLo: -Unbounded, ChangeHi: Unbounded,
 	}
 	if len(base) < 2 || len(cand) < 2 {
 		r.Verdict = Inconclusive

@@ -61,7 +61,7 @@ func TestCompareEstimates(t *testing.T) {
 	if math.Abs(r.Change-0.2) > 0.01 {
 		t.Errorf("change = %.4f, want about 0.20", r.Change)
 	}
-	if !(r.ChangeLo <= r.Change && r.Change <= r.ChangeHi) || math.IsInf(r.ChangeLo, 0) {
+	if !(r.ChangeLo <= r.Change && r.Change <= r.ChangeHi) || r.ChangeLo == -Unbounded {
 		t.Errorf("interval [%.4f, %.4f] does not bound %.4f", r.ChangeLo, r.ChangeHi, r.Change)
 	}
 	if r.P >= 0.001 {

@@ -1,5 +1,5 @@
 // Command alloc is the measured workload of benchkit's tests: it allocates and
-// touches -mib MiB, spins the CPU for -spin, holds the memory for -hold, and
+// touches -mib MiB, does -work million steps of CPU work, holds the memory for -hold, and
 // prints a JSON report line.
 package main
 
@@ -13,7 +13,7 @@ import (
 func main() {
 	mib := flag.Int("mib", 16, "MiB to allocate and touch")
 	hold := flag.Duration("hold", 100*time.Millisecond, "how long to hold the memory")
-	spin := flag.Duration("spin", 0, "how long to busy the CPU")
+	work := flag.Int("work", 0, "millions of steps of CPU work")
 	fail := flag.Bool("fail", false, "exit 3")
 	flag.Parse()
 	start := time.Now()
@@ -21,9 +21,9 @@ func main() {
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
-	x := 0
-	for t := time.Now(); time.Since(t) < *spin; {
-		x++
+	x := uint64(1)
+	for i := 0; i < *work*1_000_000; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
 	}
 	time.Sleep(*hold)
 	fmt.Fprintln(os.Stderr, "alloc: done", x)
