@@ -373,11 +373,11 @@ func newAgent(t *testing.T, srv *httptest.Server, name, home string) *agent.Agen
 func TestAgentRunsJobWithHeartbeats(t *testing.T) {
 	ctx := context.Background()
 	q, _ := newQueue(t, nil)
-	q.LeaseTTL = 300 * time.Millisecond
+	q.LeaseTTL = 450 * time.Millisecond
 	srv := serve(t, q)
 	repo, rev := gitRepo(t, 42)
 	spec := benchSpec("b", "./bench.sh")
-	spec.Env = map[string]string{"HOLD": "0.4"} // each run outlives the lease: heartbeats keep it
+	spec.Env = map[string]string{"HOLD": "0.6"} // each run outlives the lease: heartbeats keep it
 	spec.Repeat = 2
 	if err := q.Enqueue(ctx, "c1", "demo", map[string]Revision{"demo": {Repo: repo, Rev: rev}}, spec); err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestAgentRunsJobWithHeartbeats(t *testing.T) {
 		t.Fatalf("job %+v", jobs[0])
 	}
 	s, _ := q.Results().Samples(ctx, "c1", results.Series{Component: "demo", Bench: "b", HostClass: host.Class()})
-	if len(s["size"]) != 2 || s["size"][0] != 42 || len(s[runner.MetricWall]) != 2 || s[runner.MetricWall][0] < 400 {
+	if len(s["size"]) != 2 || s["size"][0] != 42 || len(s[runner.MetricWall]) != 2 || s[runner.MetricWall][0] < 600 {
 		t.Errorf("samples %v", s)
 	}
 	runs, _ := q.Results().Runs(ctx, "c1")
@@ -407,7 +407,7 @@ func TestAgentRunsJobWithHeartbeats(t *testing.T) {
 func TestAgentKilledMidJob(t *testing.T) {
 	ctx := context.Background()
 	q, _ := newQueue(t, nil)
-	q.LeaseTTL = 300 * time.Millisecond
+	q.LeaseTTL = 600 * time.Millisecond
 	srv := serve(t, q)
 	repo, rev := gitRepo(t, 7)
 	spec := benchSpec("b", "./bench.sh")
@@ -421,7 +421,7 @@ func TestAgentKilledMidJob(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := a1.Once(kill); done <- err }()
 	// Wait until agent 1 holds the lease and is inside its 30 s bench (kept
-	// alive by heartbeats past the 300 ms lease), then kill it.
+	// alive by heartbeats past its lease), then kill it.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		jobs, _ := q.Jobs(ctx, "c1")
@@ -433,7 +433,7 @@ func TestAgentKilledMidJob(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(2 * q.LeaseTTL)
+	time.Sleep(q.LeaseTTL + 200*time.Millisecond)
 	if jobs, _ := q.Jobs(ctx, "c1"); jobs[0].State != Leased || jobs[0].Agent != "agent-1" {
 		t.Fatalf("agent 1 lost its lease while alive: %+v", jobs[0])
 	}
@@ -445,14 +445,25 @@ func TestAgentKilledMidJob(t *testing.T) {
 	}
 	a2 := newAgent(t, srv, "agent-2", t.TempDir())
 	// Until the lease expires the job is not handed out again...
-	if did, _ := a2.Once(ctx); did {
+	var expires int64
+	if err := q.st.DB.QueryRow(`SELECT lease_expires FROM bench_jobs`).Scan(&expires); err != nil {
+		t.Fatal(err)
+	}
+	did, _ := a2.Once(ctx)
+	if did && time.Now().Before(time.UnixMilli(expires)) {
 		t.Fatal("job re-leased before its lease expired")
 	}
-	time.Sleep(q.LeaseTTL + 100*time.Millisecond)
+	time.Sleep(time.Until(time.UnixMilli(expires)) + 50*time.Millisecond)
 	// ...then it runs again on another agent.
-	did, err := a2.Once(ctx)
-	if err != nil || !did {
-		t.Fatalf("agent 2: %v %v", did, err)
+	if !did {
+		var err error
+		did, err = a2.Once(ctx)
+		if err != nil {
+			t.Fatalf("agent 2: %v", err)
+		}
+	}
+	if !did {
+		t.Fatal("agent 2 got no job after the lease expired")
 	}
 	jobs, _ := q.Jobs(ctx, "c1")
 	if jobs[0].State != Done || jobs[0].Attempt != 2 || jobs[0].Agent != "agent-2" {
