@@ -50,6 +50,8 @@ type Engine struct {
 	OutputLimit  ByteSize `toml:"output_limit"`  // per-job log cap; default 64 MiB
 	// Bisect caps the downstream builds spent looking for a culprit; 0 means the default.
 	BisectLimit int `toml:"bisect_limit"`
+	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
+	BenchTokensFile string `toml:"bench_tokens_file"`
 }
 
 type Hydra struct {

@@ -721,3 +721,36 @@ func (p *Pipeline) unproven(ctx context.Context, candID, stage string, current i
 	}
 	return missing, nil
 }
+
+// Recheck re-evaluates the gates of green runs whose promotion waited on an
+// extra gate (benchmark verdicts arrive after the run) and promotes those
+// that pass now. The scheduler calls it on every pass.
+func (p *Pipeline) Recheck(ctx context.Context) error {
+	runs, err := p.Store.Runs(ctx, store.RunFilter{States: []string{store.RunDone}, Verdict: store.VerdictGreen, Limit: 200})
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Detail["not_promoted"] != "gate pending" {
+			continue
+		}
+		cand, err := p.Store.Candidate(ctx, r.Candidate)
+		if err != nil {
+			return err
+		}
+		pr, _, err := p.gate(ctx, cand, r)
+		if err != nil || pr == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		e := p.runEvent(cand, r, "promotion", map[string]any{"verdict": r.Verdict, "summary": r.Stage + ": promoted"})
+		e.Key = "promotion:" + cand.ID + ":" + r.Stage
+		if _, err := p.Store.Promote(ctx, pr, []store.Event{e}); err != nil {
+			return err
+		}
+		p.log().Info("promoted after gate", "candidate", cand.ID, "stage", r.Stage)
+	}
+	return nil
+}

@@ -126,6 +126,9 @@ func (s *Scheduler) Pass(ctx context.Context) error {
 	if err := s.supersede(ctx, current); err != nil {
 		return err
 	}
+	if err := s.P.Recheck(ctx); err != nil {
+		return err
+	}
 	return s.scheduled(ctx, cands)
 }
 

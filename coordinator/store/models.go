@@ -480,9 +480,18 @@ func (s *Store) Finish(ctx context.Context, runID int64, verdict string, detail 
 		}
 		finished = true
 		if promote != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO promotions(candidate, stage, run_id, evidence, created_at) VALUES (?,?,?,?,?)`,
-				promote.Candidate, promote.Stage, runID, mustJSON(promote.Evidence), s.now()); err != nil {
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO promotions(candidate, stage, run_id, evidence, created_at) VALUES (?,?,?,?,?)`,
+				promote.Candidate, promote.Stage, runID, mustJSON(promote.Evidence), s.now())
+			if err != nil {
 				return err
+			}
+			// The stage's head moves with the promotion, as Promote does.
+			if n, _ := res.RowsAffected(); n > 0 {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO stage_heads(stage, candidate, run_id, updated_at) VALUES (?,?,?,?)
+					ON CONFLICT(stage) DO UPDATE SET candidate=excluded.candidate, run_id=excluded.run_id, updated_at=excluded.updated_at`,
+					promote.Stage, promote.Candidate, runID, s.now()); err != nil {
+					return err
+				}
 			}
 		}
 		for _, e := range events {

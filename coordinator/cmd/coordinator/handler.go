@@ -48,7 +48,8 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 			metrics.ObserveJob(run.Stage, r.State, r.FinishedAt.Sub(r.StartedAt))
 		}
 	}
-	if err := addExtras(ctx, cfg, st, &opts); err != nil {
+	svcs, err := addExtras(ctx, cfg, st, p, &opts, logger)
+	if err != nil {
 		return nil, err
 	}
 	srv, err := web.New(opts)
@@ -56,6 +57,9 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		return nil, err
 	}
 	go pruneDeliveries(ctx, st, logger)
+	for _, loop := range svcs.loops {
+		go loop(ctx)
+	}
 	return srv.Handler(), nil
 }
 

@@ -35,7 +35,11 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
-	p := newPipeline(cfg, st, logger)
+	p, err := newPipeline(ctx, cfg, st, logger)
+	if err != nil {
+		logger.Error("configuration", "err", err)
+		return exitConfig
+	}
 	if *jobs != "" {
 		cands, err := p.Discover(ctx)
 		if err != nil {

@@ -31,7 +31,11 @@ func serveCmd(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
-	p := newPipeline(cfg, st, logger)
+	p, err := newPipeline(ctx, cfg, st, logger)
+	if err != nil {
+		logger.Error("configuration", "err", err)
+		return exitConfig
+	}
 	sched := &scheduler.Scheduler{P: p, Poll: cfg.Engine.PollInterval.Duration, Workers: 2, Through: *through, Log: logger}
 	addr := cfg.Web.Listen
 	if *listen != "" {

@@ -2,28 +2,39 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/charmbracelet/log"
 
+	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
+	hydra "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
+	hydraclient "github.com/ironworks-ci/ironworks/coordinator/hydra"
+	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
+	"github.com/ironworks-ci/ironworks/coordinator/metrics"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
-// newPipeline wires the pipeline for a configuration with the local engine.
-func newPipeline(cfg *config.Config, st *store.Store, logger *log.Logger) *pipeline.Pipeline {
+// newPipeline wires the pipeline for a configuration: the local engine by
+// default, the Hydra engine with [engine] default = "hydra", and the bench
+// gate at every stage that has bench entries.
+func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logger *log.Logger) (*pipeline.Pipeline, error) {
 	mirrors := source.New(filepath.Join(cfg.StateDir, "mirrors"))
 	par := cfg.Engine.Parallelism
 	if par == 0 {
 		par = runtime.NumCPU()
 	}
-	eng := &local.Engine{
+	var eng pipeline.Engine = &local.Engine{
 		StateDir:    cfg.StateDir,
 		Mirrors:     mirrors,
 		Offered:     cfg.Engine.Features,
@@ -33,17 +44,109 @@ func newPipeline(cfg *config.Config, st *store.Store, logger *log.Logger) *pipel
 		Secrets:     secrets(cfg),
 		Log:         logger,
 	}
-	return &pipeline.Pipeline{
+	if cfg.Engine.Default == "hydra" {
+		h, err := hydraEngine(cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		eng = h
+	}
+	p := &pipeline.Pipeline{
 		Cfg:         cfg,
 		Store:       st,
 		Engine:      eng,
 		Mirrors:     mirrors,
 		Log:         logger,
 		BisectLimit: cfg.Engine.BisectLimit,
+		Gates:       map[string][]pipeline.Gate{},
 		LogTail: func(runID int64, job string, lines int) string {
 			return tail(local.LogPath(cfg.StateDir, runID, job), lines)
 		},
 	}
+	q := benchqueue.New(st)
+	for _, stage := range config.Stages {
+		if len(benchEntries(cfg, stage)) > 0 {
+			p.Gates[stage] = append(p.Gates[stage], &benchGate{q: q, cfg: cfg})
+		}
+	}
+	return p, nil
+}
+
+func hydraEngine(cfg *config.Config, logger *log.Logger) (*hydra.Engine, error) {
+	hc, err := hydraclient.NewFromConfig(cfg.Hydra, httpretry.Options{}, func(endpoint string, status int) {
+		metrics.ObserveRemote("hydra", status)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GitHub == nil {
+		return nil, fmt.Errorf("the hydra engine writes lock files through GitHub: configure [github]")
+	}
+	gh, err := forge.NewFromConfig(cfg.GitHub)
+	if err != nil {
+		return nil, err
+	}
+	jobsets, err := hydra.ParseJobsets(cfg.Hydra.Jobsets)
+	if err != nil {
+		return nil, err
+	}
+	return hydra.New(hydra.Options{
+		Hydra: hc, Locks: gh, Project: cfg.Hydra.Project, LockRepo: cfg.Hydra.LockRepo,
+		LockBase: cfg.Hydra.LockBase, LockBranch: cfg.Hydra.LockBranch, Jobsets: jobsets,
+		System: cfg.Hydra.System, PollInterval: cfg.Hydra.PollInterval.Duration,
+		EvalDeadline: cfg.Hydra.EvalDeadline.Duration, Features: cfg.Engine.Features, Log: logger,
+	})
+}
+
+// benchEntries lists the bench entries of a stage across components.
+func benchEntries(cfg *config.Config, stage string) []*config.Bench {
+	var out []*config.Bench
+	for _, comp := range cfg.Order() {
+		a := cfg.Loaded[comp]
+		names := make([]string, 0, len(a.Bench))
+		for n := range a.Bench {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if a.Bench[n].Stage == stage {
+				out = append(out, a.Bench[n])
+			}
+		}
+	}
+	return out
+}
+
+// benchGate holds a stage's promotion until benchkit agents have measured the
+// candidate and found no unacknowledged regression against the baseline.
+type benchGate struct {
+	q   *benchqueue.Queue
+	cfg *config.Config
+}
+
+func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage string) (pass, pending bool, evidence map[string]any, err error) {
+	revs := map[string]benchqueue.Revision{}
+	for c, r := range cand.Revisions {
+		revs[c] = benchqueue.Revision{Repo: r.Repo, Rev: r.Rev}
+	}
+	for _, b := range benchEntries(g.cfg, stage) {
+		// Enqueueing twice does nothing: the queue keys on candidate and entry.
+		if err := g.q.Enqueue(ctx, cand.ID, b.Component, revs, b); err != nil {
+			return false, false, nil, err
+		}
+	}
+	res, err := g.q.Verdict(ctx, cand.ID)
+	if err != nil {
+		return false, false, nil, err
+	}
+	evidence = map[string]any{"bench": res.State, "bench_reports": res.ReportIDs, "bench_details": res.Details}
+	switch res.State {
+	case benchqueue.StatePass, benchqueue.StateNone:
+		return true, false, evidence, nil
+	case benchqueue.StatePending:
+		return false, true, evidence, nil
+	}
+	return false, false, evidence, nil
 }
 
 // secrets reads every secret file the configuration names, so that the engine
@@ -60,15 +163,18 @@ func secrets(cfg *config.Config) []string {
 	if cfg.SMTP != nil {
 		files = append(files, cfg.SMTP.PasswordFile)
 	}
-	files = append(files, cfg.Artifacts.AccessKeyFile, cfg.Artifacts.SecretKeyFile, cfg.Web.OperatorTokenFile, cfg.Notify.UnsubscribeSecret)
+	files = append(files, cfg.Artifacts.AccessKeyFile, cfg.Artifacts.SecretKeyFile, cfg.Web.OperatorTokenFile,
+		cfg.Notify.UnsubscribeSecret, cfg.Engine.BenchTokensFile)
 	var out []string
 	for _, f := range files {
 		if f == "" {
 			continue
 		}
 		if b, err := os.ReadFile(f); err == nil {
-			if s := strings.TrimSpace(string(b)); s != "" {
-				out = append(out, s)
+			for _, line := range strings.Split(string(b), "\n") {
+				if s := strings.TrimSpace(line); s != "" {
+					out = append(out, s)
+				}
 			}
 		}
 	}
