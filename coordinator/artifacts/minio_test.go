@@ -48,6 +48,9 @@ func startMinIO(tb testing.TB) string {
 	tb.Helper()
 	bin := minioBinary()
 	if bin == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("minio not found, and CI must run the MinIO tests (.ci/install-minio.sh)")
+		}
 		tb.Skip("minio not found: set $IRONWORKS_MINIO or run `go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c` (CI does)")
 	}
 	port := func() string {
