@@ -40,6 +40,9 @@ type Pipeline struct {
 	BisectLimit int
 	// OnJob is called for every job state change (metrics, live views); optional.
 	OnJob func(run *store.Run, r store.JobResult)
+	// OnFinish is called when a run reached its verdict (staging merges,
+	// reports to pull requests); optional.
+	OnFinish func(ctx context.Context, run *store.Run, cand *store.Candidate)
 }
 
 func (p *Pipeline) log() *log.Logger {
@@ -253,6 +256,9 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		return nil, err
 	}
 	p.log().Info("run finished", "run", run.ID, "stage", run.Stage, "verdict", run.Verdict, "elapsed", time.Since(start).Round(time.Millisecond))
+	if p.OnFinish != nil {
+		p.OnFinish(ctx, run, cand)
+	}
 	return run, nil
 }
 

@@ -179,3 +179,8 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
+
+// Message returns the full commit message of rev.
+func (m *Mirrors) Message(ctx context.Context, component, rev string) (string, error) {
+	return git(ctx, m.Path(component), "log", "-1", "--format=%B", rev)
+}

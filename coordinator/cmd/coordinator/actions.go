@@ -14,8 +14,9 @@ import (
 // actions carries out what operators and webhooks ask for. Each method only
 // queues work and wakes the scheduler, so a webhook is answered at once.
 type actions struct {
-	p     *pipeline.Pipeline
-	sched *scheduler.Scheduler
+	p       *pipeline.Pipeline
+	sched   *scheduler.Scheduler
+	staging *stagingFlow // nil until serve wires it
 }
 
 var _ web.Actions = (*actions)(nil)
@@ -147,6 +148,12 @@ func (a *actions) Trigger(ctx context.Context, component, branch, sha string) er
 func (a *actions) PullRequest(ctx context.Context, ev web.PREvent) error {
 	switch ev.Action {
 	case "opened", "reopened", "synchronize", "ready_for_review":
+	case "labeled", "review_submitted":
+		// Approval or the ready label may complete the staging rules.
+		if a.staging != nil {
+			a.staging.tryPromote(context.WithoutCancel(ctx), ev.Component, ev.Number)
+		}
+		return nil
 	default:
 		return nil
 	}

@@ -32,6 +32,7 @@ import (
 type services struct {
 	artifacts artifacts.Store
 	notify    *notify.Service
+	github    *forge.Client // nil without [github] token_file
 	loops     []func(context.Context)
 }
 
@@ -77,7 +78,7 @@ func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipe
 		}
 		opts.Extra["/api/bench/"] = benchqueue.New(st).Handler(tokens, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	}
-	s := &services{artifacts: arts, notify: svc}
+	s := &services{artifacts: arts, notify: svc, github: gh}
 	s.loops = append(s.loops,
 		func(ctx context.Context) {
 			if err := svc.Run(ctx); err != nil {

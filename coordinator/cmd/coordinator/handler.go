@@ -20,10 +20,11 @@ import (
 // newHandler builds the daemon's HTTP handler: the web UI, the JSON API,
 // webhooks, /healthz and /metrics.
 func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pipeline.Pipeline, sched *scheduler.Scheduler, logger *log.Logger) (http.Handler, error) {
+	acts := &actions{p: p, sched: sched}
 	opts := web.Options{
 		Store:   st,
 		Config:  cfg,
-		Actions: &actions{p: p, sched: sched},
+		Actions: acts,
 		LogPath: func(runID int64, job string) string { return local.LogPath(cfg.StateDir, runID, job) },
 		Private: cfg.Web.Private,
 		Logger:  logger,
@@ -52,6 +53,8 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	if err != nil {
 		return nil, err
 	}
+	acts.staging = newStagingFlow(p, cfg, svcs.github, logger)
+	p.OnFinish = acts.staging.onFinish
 	srv, err := web.New(opts)
 	if err != nil {
 		return nil, err

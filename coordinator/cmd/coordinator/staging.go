@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/staging"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// stagingFlow connects pull requests to the staging branch: a PR whose spark
+// run is green (and that is approved and labelled) is merged into staging; a
+// forge failure of a staging commit is reported back on the PR it came from.
+type stagingFlow struct {
+	p         *pipeline.Pipeline
+	cfg       *config.Config
+	promoters map[string]*staging.Promoter // by component
+	log       *log.Logger
+}
+
+func newStagingFlow(p *pipeline.Pipeline, cfg *config.Config, gh *forge.Client, logger *log.Logger) *stagingFlow {
+	f := &stagingFlow{p: p, cfg: cfg, promoters: map[string]*staging.Promoter{}, log: logger}
+	if gh == nil {
+		return f
+	}
+	for _, c := range cfg.Order() {
+		repo, ok := cfg.GitHub.Repos[c]
+		if !ok {
+			repo, ok = forge.RepoFromURL(cfg.Loaded[c].Repo)
+		}
+		if !ok {
+			continue
+		}
+		f.promoters[c] = &staging.Promoter{
+			Forge: gh, Store: p.Store, Repo: repo, StagingBranch: cfg.GitHub.StagingBranch,
+			BaseBranch: cfg.Loaded[c].Branch, ReadyLabel: cfg.GitHub.ReadyLabel, SparkGreen: f.sparkGreen,
+		}
+	}
+	return f
+}
+
+// sparkGreen reports whether some candidate pinning head passed spark.
+func (f *stagingFlow) sparkGreen(ctx context.Context, head string) (bool, error) {
+	cands, err := f.p.Store.Candidates(ctx, 500)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cands {
+		for _, r := range c.Revisions {
+			if r.Rev != head {
+				continue
+			}
+			if ok, err := f.p.Store.Promoted(ctx, c.ID, "spark"); err != nil || ok {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// tryPromote merges PR number of component into staging when it is ready.
+func (f *stagingFlow) tryPromote(ctx context.Context, component string, number int) {
+	pr := f.promoters[component]
+	if pr == nil || number == 0 {
+		return
+	}
+	sha, err := pr.Promote(ctx, number)
+	switch {
+	case errors.Is(err, staging.ErrNotReady):
+		f.log.Debug("not ready for staging", "component", component, "pr", number, "why", err)
+	case err != nil:
+		f.log.Warn("staging merge", "component", component, "pr", number, "err", err)
+	default:
+		f.log.Info("promoted to staging", "component", component, "pr", number, "merge", store.ShortRev(sha))
+	}
+}
+
+// onFinish is the pipeline's OnFinish hook.
+func (f *stagingFlow) onFinish(ctx context.Context, run *store.Run, cand *store.Candidate) {
+	switch {
+	case cand.Origin == "pr" && run.Stage == "spark" && run.Verdict == store.VerdictGreen:
+		for c, r := range cand.Revisions {
+			if r.Branch != f.cfg.Loaded[c].Branch {
+				f.tryPromote(ctx, c, cand.PR)
+			}
+		}
+	case run.Stage == "forge" && run.Verdict != store.VerdictGreen && cand.Origin == "head":
+		for c, r := range cand.Revisions {
+			pr := f.promoters[c]
+			if pr == nil || r.Branch != stagingBranch(f.cfg) {
+				continue
+			}
+			msg, err := f.p.Mirrors.Message(ctx, c, r.Rev)
+			if err != nil {
+				continue
+			}
+			if n := promotedPR(msg); n > 0 {
+				reason, _ := run.Detail["reason"].(string)
+				if reason == "" {
+					reason = pipeline.Summary(run.Stage, pipeline.Judgement{Verdict: run.Verdict, Detail: run.Detail})
+				}
+				if err := staging.ReportFailure(ctx, f.p.Store, pr.Repo, n, cand.ID, run.ID, run.Stage, reason); err != nil {
+					f.log.Warn("reporting a staging failure", "pr", n, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func stagingBranch(cfg *config.Config) string {
+	if cfg.GitHub != nil && cfg.GitHub.StagingBranch != "" {
+		return cfg.GitHub.StagingBranch
+	}
+	return "staging"
+}
+
+var promoteSubject = regexp.MustCompile(`(?m)^Promote #(\d+) to staging`)
+
+// promotedPR reads the PR number from a staging merge commit's message, or 0.
+func promotedPR(msg string) int {
+	m := promoteSubject.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
