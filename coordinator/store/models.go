@@ -265,23 +265,28 @@ func (s *Store) Candidate(ctx context.Context, id string) (*Candidate, error) {
 
 // Candidates lists the newest candidates first.
 func (s *Store) Candidates(ctx context.Context, limit int) ([]*Candidate, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, revisions, origin, pr, created_at FROM candidates ORDER BY created_at DESC, rowid DESC LIMIT ?`, limit)
+	return queryAll(ctx, s.DB, scanCandidate, `SELECT id, revisions, origin, pr, created_at FROM candidates ORDER BY created_at DESC, rowid DESC LIMIT ?`, limit)
+}
+
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Candidate
+	var out []T
 	for rows.Next() {
-		c, err := scanCandidate(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
-
-type scanner interface{ Scan(...any) error }
 
 func scanCandidate(r scanner) (*Candidate, error) {
 	var c Candidate
@@ -392,20 +397,7 @@ func (s *Store) Runs(ctx context.Context, f RunFilter) ([]*Run, error) {
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.DB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.DB, scanRun, q, args...)
 }
 
 // StartRun marks a queued run running. Starting a running run again (after a
@@ -572,26 +564,23 @@ func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 
 // EventsAfter lists up to limit events with id > after, oldest first.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]*Event, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, key, kind, component, branch, candidate, run_id, payload, created_at FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
-	if err != nil {
+	return queryAll(ctx, s.DB, scanEvent, `SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+const eventCols = `id, key, kind, component, branch, candidate, run_id, payload, created_at`
+
+func scanEvent(r scanner) (*Event, error) {
+	var e Event
+	var p string
+	var at int64
+	if err := r.Scan(&e.ID, &e.Key, &e.Kind, &e.Component, &e.Branch, &e.Candidate, &e.RunID, &p, &at); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*Event
-	for rows.Next() {
-		var e Event
-		var p string
-		var at int64
-		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Component, &e.Branch, &e.Candidate, &e.RunID, &p, &at); err != nil {
-			return nil, err
-		}
-		e.CreatedAt = ms(at)
-		if err := json.Unmarshal([]byte(p), &e.Payload); err != nil {
-			return nil, err
-		}
-		out = append(out, &e)
+	e.CreatedAt = ms(at)
+	if err := json.Unmarshal([]byte(p), &e.Payload); err != nil {
+		return nil, fmt.Errorf("event %d: payload: %w", e.ID, err)
 	}
-	return out, rows.Err()
+	return &e, nil
 }
 
 // Cursor returns how far consumer has read the event log.

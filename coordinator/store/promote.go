@@ -226,25 +226,5 @@ func (s *Store) Release(ctx context.Context, version string) (*Release, error) {
 
 // EventsOfKind lists events of kind for candidate ("" for any), oldest first.
 func (s *Store) EventsOfKind(ctx context.Context, kind, candidate string) ([]*Event, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, key, kind, component, branch, candidate, run_id, payload, created_at FROM events
-		WHERE kind=? AND (?='' OR candidate=?) ORDER BY id`, kind, candidate, candidate)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Event
-	for rows.Next() {
-		var e Event
-		var p string
-		var at int64
-		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Component, &e.Branch, &e.Candidate, &e.RunID, &p, &at); err != nil {
-			return nil, err
-		}
-		e.CreatedAt = ms(at)
-		if err := json.Unmarshal([]byte(p), &e.Payload); err != nil {
-			return nil, err
-		}
-		out = append(out, &e)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.DB, scanEvent, `SELECT `+eventCols+` FROM events WHERE kind=? AND (?='' OR candidate=?) ORDER BY id`, kind, candidate, candidate)
 }
