@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -41,6 +42,23 @@ func RepoFromURL(raw string) (string, bool) {
 		return "", false
 	}
 	return path, true
+}
+
+// RepoOf maps a component to its GitHub owner/name: github.repos first, then
+// repoURL (the component's configured repository when empty) when it is a
+// GitHub URL. Every concern that talks to GitHub about a component asks here.
+func RepoOf(cfg *config.Config, component, repoURL string) (string, bool) {
+	if cfg.GitHub != nil {
+		if r, ok := cfg.GitHub.Repos[component]; ok && r != "" {
+			return strings.TrimSuffix(r, ".git"), true
+		}
+	}
+	if repoURL == "" {
+		if a, ok := cfg.Loaded[component]; ok {
+			repoURL = a.Repo
+		}
+	}
+	return RepoFromURL(repoURL)
 }
 
 // PullRequestsForCommit lists the pull requests that contain sha, following

@@ -35,22 +35,6 @@ func (p *PRReporter) logger() *log.Logger {
 	return log.Default()
 }
 
-// RepoOf maps a component to its GitHub owner/name: github.repos first, then
-// the repository URL when it is a GitHub URL.
-func RepoOf(cfg *config.Config, component, repoURL string) (string, bool) {
-	if cfg.GitHub != nil {
-		if r, ok := cfg.GitHub.Repos[component]; ok {
-			return r, true
-		}
-	}
-	if repoURL == "" {
-		if a, ok := cfg.Loaded[component]; ok {
-			repoURL = a.Repo
-		}
-	}
-	return forge.RepoFromURL(repoURL)
-}
-
 // Poll reports every run event not yet reported. A GitHub error that may
 // pass (network, 5xx, rate limit) stops the round and the event is retried
 // next time; every call it makes is idempotent.
@@ -148,7 +132,7 @@ func (p *PRReporter) report(ctx context.Context, e *store.Event) error {
 	if rev.Rev == "" {
 		return nil // nothing to attach a status to
 	}
-	repo, ok := RepoOf(p.Cfg, e.Component, rev.Repo)
+	repo, ok := forge.RepoOf(p.Cfg, e.Component, rev.Repo)
 	if !ok {
 		p.logger().Debug("no GitHub repository for component", "component", e.Component)
 		return nil

@@ -255,20 +255,10 @@ func (r *runner) engine() (*hydraengine.Engine, error) {
 
 // componentRepo returns owner/name of a component on GitHub.
 func (r *runner) componentRepo(name string) (string, error) {
-	if r.Config.GitHub != nil {
-		if full := r.Config.GitHub.Repos[name]; full != "" {
-			return full, nil
-		}
+	if full, ok := forge.RepoOf(r.Config, name, r.cand.Revisions[name].Repo); ok {
+		return full, nil
 	}
-	rev := r.cand.Revisions[name]
-	repo := rev.Repo
-	if a := r.Config.Loaded[name]; a != nil && repo == "" {
-		repo = a.Repo
-	}
-	if rest, ok := strings.CutPrefix(repo, "https://github.com/"); ok {
-		return strings.TrimSuffix(rest, ".git"), nil
-	}
-	return "", fmt.Errorf("component %s: repository %q is not on GitHub; set github.repos.%s", name, repo, name)
+	return "", fmt.Errorf("component %s: repository %q is not on GitHub; set github.repos.%s", name, r.cand.Revisions[name].Repo, name)
 }
 
 func sortedNames[V any](m map[string]V) []string {

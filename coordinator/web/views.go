@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"html/template"
 	"io/fs"
 	"math"
@@ -300,7 +301,7 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	for _, n := range names {
 		rev := c.Revisions[n]
 		rv := RevisionView{Component: n, Revision: rev}
-		if gh := githubName(rev.Repo); gh != "" && isSHA(rev.Rev) {
+		if gh, ok := forge.RepoFromURL(rev.Repo); ok && isSHA(rev.Rev) {
 			rv.Link = "https://github.com/" + gh + "/commit/" + rev.Rev
 		}
 		v.Revisions = append(v.Revisions, rv)

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/google/go-github/v66/github"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"github.com/ironworks-ci/ironworks/coordinator/metrics"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -255,34 +255,15 @@ func verifySignature(header string, body, secret []byte) error {
 	return nil
 }
 
-// repoIndex maps GitHub owner/name (lower case) to component: from
-// [github] repos, and from adapter repo URLs on a GitHub host.
+// repoIndex maps GitHub owner/name (lower case) to component.
 func repoIndex(cfg *config.Config) map[string]string {
 	out := map[string]string{}
-	for comp, a := range cfg.Loaded {
-		if name := githubName(a.Repo); name != "" {
+	for comp := range cfg.Loaded {
+		if name, ok := forge.RepoOf(cfg, comp, ""); ok {
 			out[strings.ToLower(name)] = comp
 		}
 	}
-	if cfg.GitHub != nil {
-		for comp, name := range cfg.GitHub.Repos {
-			out[strings.ToLower(strings.TrimSuffix(name, ".git"))] = comp
-		}
-	}
 	return out
-}
-
-// githubName extracts owner/name from a GitHub repository URL, or "".
-func githubName(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || !strings.Contains(u.Host, "github") {
-		return ""
-	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(u.Path, ".git"), "/"), "/")
-	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		return ""
-	}
-	return parts[0] + "/" + parts[1]
 }
 
 func (s *Server) component(fullName string) (string, bool) {

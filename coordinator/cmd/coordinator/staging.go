@@ -31,10 +31,7 @@ func newStagingFlow(p *pipeline.Pipeline, cfg *config.Config, gh *forge.Client, 
 		return f
 	}
 	for _, c := range cfg.Order() {
-		repo, ok := cfg.GitHub.Repos[c]
-		if !ok {
-			repo, ok = forge.RepoFromURL(cfg.Loaded[c].Repo)
-		}
+		repo, ok := forge.RepoOf(cfg, c, "")
 		if !ok {
 			continue
 		}
