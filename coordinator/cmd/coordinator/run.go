@@ -29,17 +29,12 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := newLogger(os.Stderr)
-	cfg, st, err := openState(ctx, *cfgPath)
+	_, st, p, err := openPipeline(ctx, *cfgPath, logger)
 	if err != nil {
 		logger.Error("configuration", "err", err)
 		return exitConfig
 	}
 	defer st.Close()
-	p, err := newPipeline(ctx, cfg, st, logger)
-	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
-	}
 	if *jobs != "" {
 		cands, err := p.Discover(ctx)
 		if err != nil {

@@ -25,17 +25,12 @@ func serveCmd(ctx context.Context, args []string) int {
 		return code
 	}
 	logger := newLogger(os.Stderr)
-	cfg, st, err := openState(ctx, *cfgPath)
+	cfg, st, p, err := openPipeline(ctx, *cfgPath, logger)
 	if err != nil {
 		logger.Error("configuration", "err", err)
 		return exitConfig
 	}
 	defer st.Close()
-	p, err := newPipeline(ctx, cfg, st, logger)
-	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
-	}
 	sched := &scheduler.Scheduler{P: p, Poll: cfg.Engine.PollInterval.Duration, Workers: 2, Through: *through, Log: logger}
 	addr := cfg.Web.Listen
 	if *listen != "" {

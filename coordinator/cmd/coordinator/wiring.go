@@ -25,6 +25,20 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
+// openPipeline loads the configuration, opens the store and wires the pipeline.
+func openPipeline(ctx context.Context, cfgPath string, logger *log.Logger) (*config.Config, *store.Store, *pipeline.Pipeline, error) {
+	cfg, st, err := openState(ctx, cfgPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := newPipeline(ctx, cfg, st, logger)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, st, p, nil
+}
+
 // newPipeline wires the pipeline for a configuration: the local engine by
 // default, the Hydra engine with [engine] default = "hydra", and the bench
 // gate at every stage that has bench entries.
