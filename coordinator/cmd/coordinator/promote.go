@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"os"
 
 	"github.com/ironworks-ci/ironworks/coordinator/forge"
@@ -66,10 +69,34 @@ Exit 1 when a gate has not passed (nothing is changed).`)
 			return exitConfig
 		}
 	}
+	bench := benchqueue.New(st)
+	o.BenchAcks = func(ctx context.Context, candidate string) ([]map[string]any, error) {
+		acks, err := bench.Acks(ctx, candidate)
+		if err != nil {
+			return nil, err
+		}
+		var out []map[string]any
+		b, err := json.Marshal(acks)
+		if err != nil {
+			return nil, err
+		}
+		return out, json.Unmarshal(b, &out)
+	}
 	err = release.Run(ctx, o)
 	var refusal *release.Refusal
 	switch {
 	case err == nil:
+		if o.To == "release" && !o.DryRun {
+			// The released candidate becomes the benchmark baseline.
+			rel, err := st.Release(ctx, o.Version)
+			if err == nil {
+				err = bench.MarkReleased(ctx, rel.Candidate)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "promote: marking the benchmark baseline:", err)
+				return exitInfra
+			}
+		}
 		return exitOK
 	case errors.As(err, &refusal):
 		fmt.Fprintln(os.Stderr, "promote:", refusal.Reason)
