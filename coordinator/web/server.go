@@ -325,6 +325,9 @@ type dashCache struct {
 	mu  sync.Mutex
 	at  time.Time
 	val *Dashboard
+	// page is the rendered HTML of val for visitors without a session, so
+	// that a crowd of open dashboards costs one template execution too.
+	page []byte
 }
 
 const dashTTL = 500 * time.Millisecond
@@ -339,13 +342,31 @@ func (s *Server) dashboard(ctx context.Context) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.dash.val, s.dash.at = d, time.Now()
+	s.dash.val, s.dash.at, s.dash.page = d, time.Now(), nil
 	return d, nil
+}
+
+// anonymousPage returns the dashboard rendered for visitors without a
+// session, rendering it once per cached dashboard.
+func (s *Server) anonymousPage(d *Dashboard, render func() ([]byte, error)) ([]byte, error) {
+	s.dash.mu.Lock()
+	defer s.dash.mu.Unlock()
+	if s.dash.val == d && s.dash.page != nil {
+		return s.dash.page, nil
+	}
+	b, err := render()
+	if err != nil {
+		return nil, err
+	}
+	if s.dash.val == d {
+		s.dash.page = b
+	}
+	return b, nil
 }
 
 // invalidate drops cached views after an action, so the operator sees its effect.
 func (s *Server) invalidate() {
 	s.dash.mu.Lock()
-	s.dash.val = nil
+	s.dash.val, s.dash.page = nil, nil
 	s.dash.mu.Unlock()
 }

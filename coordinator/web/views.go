@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -258,6 +259,21 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	d, err := s.dashboard(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if s.operatorSession(r) == nil {
+		page, err := s.anonymousPage(d, func() ([]byte, error) {
+			var b bytes.Buffer
+			err := s.pages["dashboard"].Execute(&b, pageData{Title: "Dashboard", Private: s.opts.Private, Data: d})
+			return b.Bytes(), err
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(page)
 		return
 	}
 	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d)
