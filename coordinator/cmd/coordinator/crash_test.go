@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -173,3 +174,27 @@ func TestExitCodes(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// status shows the adapters' bench entries before any benchkit agent ran them.
+func TestStatusShowsBenchEntries(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.toml")
+	os.WriteFile(cfg, []byte("state_dir = \"state\"\nadapters = [\"embedded:merkletree\", \"embedded:rust-fil-proofs\"]\n"), 0o644)
+	out, err := exec.Command("go", "run", ".", "status", "--json", "--config", cfg).Output()
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	var s Status
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	found := false
+	for _, b := range s.Benchmarks {
+		if b.Component == "rust-fil-proofs" && b.Name == "window-post-32gib" {
+			found = len(b.Requires) == 1 && b.Requires[0] == "gpu" && b.Parser == "benchy" && len(b.Metrics) == 2
+		}
+	}
+	if !found {
+		t.Fatalf("window-post-32gib missing or wrong in %+v", s.Benchmarks)
+	}
+}

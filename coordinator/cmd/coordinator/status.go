@@ -1,9 +1,13 @@
 package main
 
 import (
+	"sort"
+	"strings"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"io"
 	"os"
 	"text/tabwriter"
@@ -18,9 +22,21 @@ func init() {
 
 // Status is what `coordinator status --json` prints.
 type Status struct {
+	Benchmarks []BenchStatus       `json:"benchmarks"`
 	Targets    []store.Target      `json:"targets"`
 	States     []store.TargetState `json:"states"`
 	Candidates []CandidateStatus   `json:"candidates"`
+}
+
+// BenchStatus is one bench entry of an adapter, as benchkit will run it.
+type BenchStatus struct {
+	Component string   `json:"component"`
+	Name      string   `json:"name"`
+	Stage     string   `json:"stage"`
+	Requires  []string `json:"requires"`
+	Parser    string   `json:"parser"`
+	Repeat    int      `json:"repeat"`
+	Metrics   []string `json:"metrics"` // "name (lower, 5%)"
 }
 
 // CandidateStatus is a candidate with its runs and promotions.
@@ -44,7 +60,7 @@ func statusCmd(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	_, st, err := openState(ctx, *cfgPath)
+	cfg, st, err := openState(ctx, *cfgPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator status:", err)
 		return exitConfig
@@ -54,6 +70,21 @@ func statusCmd(ctx context.Context, args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator status:", err)
 		return exitInfra
+	}
+	for _, stage := range config.Stages {
+		for _, b := range benchEntries(cfg, stage) {
+			bs := BenchStatus{Component: b.Component, Name: b.Name, Stage: b.Stage, Requires: b.Requires, Parser: b.Parser, Repeat: b.Repeat}
+			names := make([]string, 0, len(b.Metrics))
+			for m := range b.Metrics {
+				names = append(names, m)
+			}
+			sort.Strings(names)
+			for _, m := range names {
+				t, _ := b.Metrics[m].Threshold.MarshalText()
+				bs.Metrics = append(bs.Metrics, fmt.Sprintf("%s (%s, %s)", m, b.Metrics[m].Direction, t))
+			}
+			s.Benchmarks = append(s.Benchmarks, bs)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -120,6 +151,12 @@ func printStatus(w io.Writer, s *Status) {
 		fmt.Fprintf(tw, "%s/%s\t%s\t%s\n", t.Component, t.Branch, store.ShortRev(t.Head), states)
 	}
 	tw.Flush()
+	if len(s.Benchmarks) > 0 {
+		fmt.Fprintln(w, "\nBENCHMARK (run by benchkit agents)")
+		for _, b := range s.Benchmarks {
+			fmt.Fprintf(w, "  %s/%s  %s  requires %v  %s x%d  %s\n", b.Component, b.Name, b.Stage, b.Requires, b.Parser, b.Repeat, strings.Join(b.Metrics, "; "))
+		}
+	}
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
 		for _, r := range c.Runs {
