@@ -231,8 +231,12 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		})
 	}
 	if ctx.Err() != nil {
-		// Interrupted (shutdown): the jobs it cancelled run again on resume.
+		// Interrupted. An operator's cancel stands; a shutdown's jobs run
+		// again on resume.
 		bg := context.WithoutCancel(ctx)
+		if now, err := p.Store.Run(bg, run.ID); err == nil && now.State == store.RunCancelled {
+			return now, nil
+		}
 		if rs, err := p.Store.JobResults(bg, run.ID); err == nil {
 			for _, r := range rs {
 				if r.State == store.JobCancelled || r.State == store.JobRunning {

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
@@ -153,5 +155,44 @@ func TestDaemonPasses(t *testing.T) {
 	}
 	if _, err := s.P.RunJobs(ctx, cand, []string{"up:nope"}); err == nil {
 		t.Fatal("an unknown job was accepted")
+	}
+}
+
+// An operator's cancel of an executing run kills its jobs and stands: the run
+// is not resumed.
+func TestStopKillsRunningJobs(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newDaemon(t)
+	s.P.Cfg.JobsByID["up:build"].Command = "sleep 60"
+	if err := s.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := runsOf(t, s.P.Store, store.RunFilter{Stage: "forge"})[0]
+	var wg sync.WaitGroup
+	s.dispatch(ctx, &wg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, _ := s.P.Store.JobResults(ctx, run.ID)
+		if len(res) > 0 && res[0].State == store.JobRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := s.P.Store.Cancel(ctx, run.ID, "cancelled by an operator"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(run.ID)
+	wg.Wait()
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the run took %s to stop", d)
+	}
+	got, _ := s.P.Store.Run(ctx, run.ID)
+	res, _ := s.P.Store.JobResults(ctx, run.ID)
+	if got.State != store.RunCancelled || res[0].State != store.JobCancelled {
+		t.Fatalf("after cancel: run %s, job %s", got.State, res[0].State)
 	}
 }

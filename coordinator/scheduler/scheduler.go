@@ -30,7 +30,7 @@ type Scheduler struct {
 
 	wake    chan struct{}
 	mu      sync.Mutex
-	running map[int64]bool
+	running map[int64]context.CancelFunc
 	started time.Time
 }
 
@@ -62,7 +62,7 @@ func (s *Scheduler) init() {
 	defer s.mu.Unlock()
 	if s.wake == nil {
 		s.wake = make(chan struct{}, 1)
-		s.running = map[int64]bool{}
+		s.running = map[int64]context.CancelFunc{}
 		s.started = s.now()
 	}
 }
@@ -90,6 +90,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ticker.C:
 		case <-s.wake:
 		}
+	}
+}
+
+// Stop interrupts a run this scheduler is executing (its jobs are killed);
+// the caller records why, e.g. with store.Cancel first.
+func (s *Scheduler) Stop(runID int64) {
+	s.init()
+	s.mu.Lock()
+	cancel := s.running[runID]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 
@@ -321,22 +333,24 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	for i := len(queued) - 1; i >= 0; i-- { // oldest first
 		r := queued[i]
 		s.mu.Lock()
-		if s.running[r.ID] || len(s.running) >= workers {
+		if _, busy := s.running[r.ID]; busy || len(s.running) >= workers {
 			s.mu.Unlock()
 			continue
 		}
-		s.running[r.ID] = true
+		runCtx, cancel := context.WithCancel(ctx)
+		s.running[r.ID] = cancel
 		s.mu.Unlock()
 		wg.Add(1)
 		go func(id int64) {
 			defer wg.Done()
+			defer cancel()
 			defer func() {
 				s.mu.Lock()
 				delete(s.running, id)
 				s.mu.Unlock()
 				s.Wake() // the next continuous round may start now
 			}()
-			if _, err := s.P.Execute(ctx, id, pipeline.RunOptions{}); err != nil && ctx.Err() == nil {
+			if _, err := s.P.Execute(runCtx, id, pipeline.RunOptions{}); err != nil && runCtx.Err() == nil {
 				s.log().Error("run", "run", id, "err", err)
 			}
 		}(r.ID)

@@ -109,7 +109,11 @@ func (a *actions) Cancel(ctx context.Context, runID int64) error {
 	if _, err := a.p.Store.Run(ctx, runID); err != nil {
 		return err
 	}
-	return a.p.Store.Cancel(ctx, runID, "cancelled by an operator")
+	if err := a.p.Store.Cancel(ctx, runID, "cancelled by an operator"); err != nil {
+		return err
+	}
+	a.sched.Stop(runID) // kill its jobs if it is executing
+	return nil
 }
 
 // Promote asks for a full run of the stage on the candidate; its gate decides.
