@@ -16,6 +16,7 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/promotion"
 	"github.com/ironworks-ci/ironworks/coordinator/release"
@@ -256,22 +257,7 @@ func TestLocalRelease(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "merkletree")
-	run := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@x")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	os.MkdirAll(src, 0o755)
-	run("init", "-q", "-b", "master")
-	os.WriteFile(filepath.Join(src, "README"), []byte("x\n"), 0o644)
-	run("add", ".")
-	run("commit", "-qm", "one")
-	rev := run("rev-parse", "HEAD")
+	rev := fixture.NewRepo(t, src).Commit("one", map[string]string{"README": "x\n"})
 	cfg, err := config.Parse("t.toml", []byte(fmt.Sprintf("state_dir = %q\nadapters = [\"embedded:merkletree\"]\n[components.merkletree]\nrepo = %q\n", filepath.Join(dir, "state"), "file://"+src)), dir)
 	if err != nil {
 		t.Fatal(err)

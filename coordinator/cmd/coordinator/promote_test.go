@@ -5,33 +5,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
 func TestPromoteCLI(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "merkletree")
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@x")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	os.MkdirAll(src, 0o755)
-	git("init", "-q", "-b", "master")
-	os.WriteFile(filepath.Join(src, "f"), []byte("1"), 0o644)
-	git("add", ".")
-	git("commit", "-qm", "c")
-	rev := git("rev-parse", "HEAD")
+	rev := fixture.NewRepo(t, src).Commit("c", map[string]string{"f": "1"})
 	cfg := filepath.Join(dir, "ironworks.toml")
 	state := filepath.Join(dir, "state")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir = %q\nadapters = [\"embedded:merkletree\"]\n[components.merkletree]\nrepo = %q\n", state, "file://"+src)), 0o644)
