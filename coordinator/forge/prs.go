@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -115,4 +116,14 @@ func Permanent(err error) bool {
 	}
 	code := ge.Response.StatusCode
 	return code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout
+}
+
+// IsSHA reports whether s is a full commit id (SHA-1, or SHA-256 for
+// repositories in that object format).
+func IsSHA(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }

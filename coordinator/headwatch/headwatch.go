@@ -7,7 +7,6 @@ package headwatch
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"github.com/ironworks-ci/ironworks/coordinator/metrics"
 )
 
@@ -119,7 +119,7 @@ func (w *Watcher) Head(ctx context.Context, repo, branch string) (sha string, ch
 		return "", false, fmt.Errorf("headwatch: %s %s: HTTP %d: %s", repo, branch, resp.StatusCode, truncate(msg, 200))
 	}
 	sha = strings.TrimSpace(string(body))
-	if !isSHA(sha) {
+	if !forge.IsSHA(sha) {
 		return "", false, fmt.Errorf("headwatch: %s %s: response %q is not a commit id (expected the application/vnd.github.sha media type)", repo, branch, truncate(sha, 80))
 	}
 	w.mu.Lock()
@@ -153,14 +153,6 @@ func (w *Watcher) Watch(ctx context.Context, targets []Target, interval time.Dur
 		case <-t.C:
 		}
 	}
-}
-
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 func truncate(s string, n int) string {

@@ -317,7 +317,7 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	for _, n := range names {
 		rev := c.Revisions[n]
 		rv := RevisionView{Component: n, Revision: rev}
-		if gh, ok := forge.RepoFromURL(rev.Repo); ok && isSHA(rev.Rev) {
+		if gh, ok := forge.RepoFromURL(rev.Repo); ok && forge.IsSHA(rev.Rev) {
 			rv.Link = "https://github.com/" + gh + "/commit/" + rev.Rev
 		}
 		v.Revisions = append(v.Revisions, rv)

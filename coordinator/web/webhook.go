@@ -136,7 +136,7 @@ func (s *Server) planWebhook(ctx context.Context, ev any) (func() error, webhook
 		if e.GetDeleted() || strings.Trim(after, "0") == "" {
 			return ignore("branch %s deleted", truncate(branch, 100))
 		}
-		if !isSHA(after) {
+		if !forge.IsSHA(after) {
 			return bad("push: after %q is not a commit id", truncate(after, 64))
 		}
 		comp, ok := s.component(repo)
@@ -188,7 +188,7 @@ func (s *Server) planWebhook(ctx context.Context, ev any) (func() error, webhook
 			return ignore("repository %s is not a configured component", truncate(repo, 100))
 		}
 		sha := e.GetCheckRun().GetHeadSHA()
-		if !isSHA(sha) {
+		if !forge.IsSHA(sha) {
 			return bad("check_run: check_run.head_sha %q is not a commit id", truncate(sha, 64))
 		}
 		return func() error { return s.opts.Actions.CheckRerun(ctx, sha) },
@@ -209,7 +209,7 @@ func (s *Server) prEvent(repo *github.Repository, pr *github.PullRequest, action
 		return fail(http.StatusBadRequest, "bad_request", "missing action")
 	case pr == nil || pr.GetNumber() <= 0:
 		return fail(http.StatusBadRequest, "bad_request", "missing pull_request.number")
-	case !isSHA(pr.GetHead().GetSHA()):
+	case !forge.IsSHA(pr.GetHead().GetSHA()):
 		return fail(http.StatusBadRequest, "bad_request", "pull_request.head.sha %q is not a commit id", truncate(pr.GetHead().GetSHA(), 64))
 	}
 	comp, ok := s.component(name)
@@ -281,14 +281,6 @@ func (s *Server) follows(comp, branch string) bool {
 		}
 	}
 	return false
-}
-
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 func truncate(s string, n int) string {
