@@ -85,6 +85,24 @@ func (b *benchFlags) job(a *config.Adapter, be *config.Bench, cand string) runne
 	return runner.Job{Component: a.Name, Bench: be, Candidate: cand, Revisions: b.revs, Workdir: wd, Kind: "run"}
 }
 
+// open checks the entry flags, loads the bench entry and opens the results
+// database; a nil database comes with the exit code to return.
+func (b *benchFlags) open(ctx context.Context, e *env, fs *flag.FlagSet) (*config.Adapter, *config.Bench, string, *results.DB, int) {
+	if !required(fs, "adapter", "bench") {
+		return nil, nil, "", nil, exitUsage
+	}
+	a, be, cand, ok := b.load(e)
+	if !ok {
+		return nil, nil, "", nil, exitUsage
+	}
+	db, err := results.Open(ctx, b.db)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "benchkit: %v\n", err)
+		return nil, nil, "", nil, exitInfra
+	}
+	return a, be, cand, db, exitOK
+}
+
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "run", "Run an adapter's bench entry (warm-up, then repeat measured runs of its command by sh -c in --workdir),\nmeasure wall and CPU time, peak RSS and GPU use, parse the tool's output and store every sample.")
 	var b benchFlags
@@ -93,17 +111,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if !required(fs, "adapter", "bench") {
-		return exitUsage
-	}
-	a, be, cand, ok := b.load(e)
-	if !ok {
-		return exitUsage
-	}
-	db, err := results.Open(ctx, b.db)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "benchkit: %v\n", err)
-		return exitInfra
+	a, be, cand, db, code := b.open(ctx, e, fs)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
 	r := runner.New(ctx, e.stderr)
@@ -133,17 +143,9 @@ func cmdGate(ctx context.Context, e *env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if !required(fs, "adapter", "bench") {
-		return exitUsage
-	}
-	a, be, cand, ok := b.load(e)
-	if !ok {
-		return exitUsage
-	}
-	db, err := results.Open(ctx, b.db)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "benchkit: %v\n", err)
-		return exitInfra
+	a, be, cand, db, code := b.open(ctx, e, fs)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
 	r := runner.New(ctx, e.stderr)
