@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -132,7 +133,7 @@ func (p *Pipeline) probe(ctx context.Context, cand *store.Candidate, run *store.
 	case store.VerdictIncompatible, store.VerdictFailed:
 		return "bad", nil
 	}
-	revs := clone(cand.Revisions)
+	revs := maps.Clone(cand.Revisions)
 	r := revs[up]
 	r.Rev = rev
 	revs[up] = r

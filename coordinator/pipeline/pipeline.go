@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -93,7 +94,7 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 	out = append(out, cand)
 	for _, c := range p.Cfg.Order() {
 		for _, b := range p.Cfg.Branches(c)[1:] {
-			revs := clone(base)
+			revs := maps.Clone(base)
 			revs[c] = store.Revision{Repo: base[c].Repo, Branch: b, Rev: heads[c][b]}
 			cand, err := p.Store.PutCandidate(ctx, revs, "head", 0)
 			if err != nil {
@@ -103,14 +104,6 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 		}
 	}
 	return out, nil
-}
-
-func clone(m map[string]store.Revision) map[string]store.Revision {
-	out := make(map[string]store.Revision, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // RunOptions shape one stage run.
@@ -588,7 +581,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 		}
 		if fj, ok := j.Detail["failed_job"].(string); ok && p.LogTail != nil {
 			m["log_tail"] = p.LogTail(run.ID, fj, 30)
-			m["log_key"] = logKey(run.ID, fj)
+			m["log_key"] = LogKey(run.ID, fj)
 		}
 		return m
 	}
@@ -640,7 +633,8 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 	return events, states, nil
 }
 
-func logKey(runID int64, job string) string {
+// LogKey is the artifact key of a job's log, whatever engine ran it.
+func LogKey(runID int64, job string) string {
 	comp, name, _ := strings.Cut(job, ":")
 	return fmt.Sprintf("logs/%d/%s/%s.log", runID, comp, name)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,12 +60,6 @@ func LogPath(stateDir string, runID int64, jobID string) string {
 	return filepath.Join(stateDir, "logs", fmt.Sprint(runID), comp, job+".log")
 }
 
-// LogKey is the artifact key of a job's log.
-func LogKey(runID int64, jobID string) string {
-	comp, job, _ := strings.Cut(jobID, ":")
-	return fmt.Sprintf("logs/%d/%s/%s.log", runID, comp, job)
-}
-
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
 		return e.Now()
@@ -91,7 +86,7 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 	}
 	// Upstreams must be checked out for their downstream's pin even when none
 	// of their jobs is in the plan.
-	for c := range maps(comps) {
+	for c := range maps.Clone(comps) {
 		for _, u := range p.Adapters[c].Upstream {
 			comps[u.Name] = true
 		}
@@ -231,14 +226,6 @@ func (e *Engine) pin(ctx context.Context, p *pipeline.Plan, c string, checkouts 
 	return nil
 }
 
-func maps(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 func hasJobs(p *pipeline.Plan, comp string) bool {
 	return slices.ContainsFunc(p.Jobs, func(j *config.Job) bool { return j.Component == comp })
 }
@@ -282,7 +269,7 @@ func (s *state) wait(ctx context.Context, id string) (string, error) {
 }
 
 func (e *Engine) runJob(ctx context.Context, p *pipeline.Plan, j *config.Job, st *state, sem chan struct{}, checkouts map[string]string, env []string, ready *prepared, report func(store.JobResult)) store.JobResult {
-	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID())}
+	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: pipeline.LogKey(p.RunID, j.ID())}
 	for _, n := range j.Needs {
 		s, err := st.wait(ctx, n)
 		switch {
@@ -348,7 +335,7 @@ func missingFeatures(req, offered []string) []string {
 
 // exec runs one job's command and returns its final result.
 func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir string, env []string) store.JobResult {
-	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: LogKey(p.RunID, j.ID()), StartedAt: e.now()}
+	res := store.JobResult{RunID: p.RunID, Job: j.ID(), Log: pipeline.LogKey(p.RunID, j.ID()), StartedAt: e.now()}
 	path := LogPath(e.StateDir, p.RunID, j.ID())
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()
