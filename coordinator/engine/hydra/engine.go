@@ -62,7 +62,7 @@ type Options struct {
 	// nil: no lock is generated and every component builds with its own.
 	Mirrors *source.Mirrors
 	Log     *log.Logger
-	Now          func() time.Time
+	Now     func() time.Time
 }
 
 // Engine is the Hydra engine.

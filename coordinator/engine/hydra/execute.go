@@ -297,7 +297,9 @@ func (e *Engine) retry(ctx context.Context, fn func() error) error {
 }
 
 // jobName is j's Hydra job (JobName).
-func (e *Engine) jobName(j *config.Job) string { return JobName(j.Stage, j.Component, j.Name, e.o.System) }
+func (e *Engine) jobName(j *config.Job) string {
+	return JobName(j.Stage, j.Component, j.Name, e.o.System)
+}
 
 func (e *Engine) result(runID int64, j *config.Job, b *hydra.Build) store.JobResult {
 	r := store.JobResult{RunID: runID, Job: j.ID(), Log: e.o.Hydra.LogURL(int64(b.ID))}
