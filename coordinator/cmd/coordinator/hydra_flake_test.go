@@ -129,6 +129,37 @@ token_file = %q
 	if err != nil || rec.State != "evaluated" || rec.GateBuild == 0 || len(rec.Builds) == 0 {
 		t.Fatalf("forge eval record %+v %v", rec, err)
 	}
+	st.Close()
+
+	// The upstream breaks its API: Hydra's build of rust-fil-proofs against it
+	// fails, which is an incompatibility with the breaking commit as culprit.
+	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
+	stderr.Reset()
+	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "forge"}, &stderr); code != exitGate {
+		t.Fatalf("run --once after the break: exit %d, want %d\n%s", code, exitGate, lastLines(stderr.String(), 40))
+	}
+	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// spark's clippy of rust-fil-proofs already builds against merkletree.
+	runs, err := st.Runs(context.Background(), store.RunFilter{Kind: "stage", Limit: 1})
+	if err != nil || len(runs) != 1 || runs[0].Stage != "spark" {
+		t.Fatalf("newest run %v %v, want the spark run", runs, err)
+	}
+	run := runs[0]
+	if run.Verdict != store.VerdictIncompatible {
+		t.Fatalf("verdict %s, want incompatible; detail %v", run.Verdict, run.Detail)
+	}
+	if c, _ := run.Detail["culprit"].(map[string]any); c == nil || c["rev"] != bad {
+		t.Fatalf("culprit %v, want %s", run.Detail["culprit"], bad)
+	}
+	for _, a := range hyd.Asked() {
+		if !a.Found {
+			t.Errorf("engine asked eval %d for %s, which the flake does not define", a.Eval, a.Job)
+		}
+	}
 }
 
 func lastLines(s string, n int) string {
