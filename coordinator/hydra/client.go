@@ -23,7 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
@@ -603,6 +602,3 @@ func (c *Client) StorePaths(ctx context.Context, evalID int64) ([]string, error)
 	}
 	return out, nil
 }
-
-// Since reports how long ago a Hydra unix timestamp was.
-func Since(ts int64, now time.Time) time.Duration { return now.Sub(time.Unix(ts, 0)) }
