@@ -280,6 +280,10 @@ func (c *Client) password() (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
+// ErrLogin means Hydra refused the user or password (403 on POST /login):
+// retrying cannot help.
+var ErrLogin = errors.New("refused (403): check hydra.user and hydra.password_file")
+
 // Login opens a session: POST /login answers 302 with the hydra_session
 // cookie, which is kept from that 302 (redirects are never followed).
 func (c *Client) Login(ctx context.Context) error {
@@ -291,6 +295,9 @@ func (c *Client) Login(ctx context.Context) error {
 	r, err := c.do(ctx, ep, http.MethodPost, "/login", nil, map[string]string{"username": c.user, "password": pw})
 	if err != nil {
 		return err
+	}
+	if r.status == http.StatusForbidden || r.status == http.StatusUnauthorized {
+		return fmt.Errorf("hydra: login as %q: %w: %w", c.user, ErrLogin, r.err(ep))
 	}
 	if r.status != http.StatusFound && r.status != http.StatusOK {
 		return fmt.Errorf("hydra: login as %q: %w", c.user, r.err(ep))

@@ -3,6 +3,7 @@ package hydraengine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
+	"github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -468,4 +470,29 @@ func FuzzParseLock(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// A wrong Hydra password ends the run at once as an infrastructure error
+// naming the login, not after the eval deadline.
+func TestWrongPasswordEndsRun(t *testing.T) {
+	r, st := setup(t)
+	if err := os.WriteFile(r.PWFile, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := r.Engine(t, hydraengine.Options{Store: st, EvalDeadline: time.Minute})
+	var res results
+	start := time.Now()
+	err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("4", 40))), res.report)
+	if !errors.Is(err, hydra.ErrLogin) || time.Since(start) > 10*time.Second {
+		t.Fatalf("err = %v after %s, want ErrLogin at once", err, time.Since(start))
+	}
+	if got := res.get("merkletree:build"); got.State != store.JobError || !strings.Contains(got.Reason, "login") {
+		t.Errorf("%+v", got)
+	}
+	if n := r.Hydra.Count("POST /login"); n != 1 {
+		t.Errorf("logins = %d, want 1", n)
+	}
+	if n := r.Hydra.Triggers("ironworks", "forge"); n != 0 {
+		t.Errorf("triggers = %d, want 0", n)
+	}
 }
