@@ -52,6 +52,12 @@ type Engine struct {
 	BisectLimit int `toml:"bisect_limit"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
+	// Sandbox isolates local jobs: "bwrap" (default) or "off".
+	Sandbox string `toml:"sandbox"`
+	// SandboxRO and SandboxRW are extra paths every sandboxed job sees, read-only
+	// or read-write (Groth parameters in /var/tmp/filecoin-proof-parameters, say).
+	SandboxRO []string `toml:"sandbox_ro"`
+	SandboxRW []string `toml:"sandbox_rw"`
 }
 
 type Hydra struct {
@@ -196,6 +202,23 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.Engine.Parallelism < 0 {
 		p.add([]string{"engine", "parallelism"}, "must not be negative")
+	}
+	switch c.Engine.Sandbox {
+	case "":
+		c.Engine.Sandbox = "bwrap"
+	case "bwrap", "off":
+	default:
+		p.add([]string{"engine", "sandbox"}, "unknown sandbox %q (want bwrap or off)", c.Engine.Sandbox)
+	}
+	for _, k := range []struct {
+		key   string
+		paths []string
+	}{{"sandbox_ro", c.Engine.SandboxRO}, {"sandbox_rw", c.Engine.SandboxRW}} {
+		for _, d := range k.paths {
+			if !filepath.IsAbs(d) {
+				p.add([]string{"engine", k.key}, "%q: must be an absolute path", d)
+			}
+		}
 	}
 	if c.Engine.OutputLimit == 0 {
 		c.Engine.OutputLimit = 64 << 20

@@ -29,10 +29,10 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := newLogger(os.Stderr)
-	_, st, p, err := openPipeline(ctx, *cfgPath, logger)
+	_, st, p, err := openPipeline(ctx, *cfgPath, "run", logger)
 	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
+		logger.Error("start", "err", err)
+		return exitFor(err)
 	}
 	defer st.Close()
 	if *jobs != "" {

@@ -25,10 +25,10 @@ func serveCmd(ctx context.Context, args []string) int {
 		return code
 	}
 	logger := newLogger(os.Stderr)
-	cfg, st, p, err := openPipeline(ctx, *cfgPath, logger)
+	cfg, st, p, err := openPipeline(ctx, *cfgPath, "serve", logger)
 	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
+		logger.Error("start", "err", err)
+		return exitFor(err)
 	}
 	defer st.Close()
 	sched := &scheduler.Scheduler{P: p, Poll: cfg.Engine.PollInterval.Duration, Workers: 2, Through: *through, Log: logger}

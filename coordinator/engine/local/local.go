@@ -25,6 +25,7 @@ import (
 	"github.com/ironworks-ci/ironworks/adapters/hook"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 
@@ -44,8 +45,12 @@ type Engine struct {
 	// Secrets are values that must never reach a job, whatever the variable.
 	Secrets   []string
 	Artifacts pipeline.ArtifactStore // optional: logs are copied there when a job ends
-	Log       *log.Logger
-	Now       func() time.Time
+	// Sandbox isolates every job; nil means bubblewrap with nothing extra hidden.
+	Sandbox *sandbox.Sandbox
+	// SandboxRO and SandboxRW are extra paths every job sees (read-only, read-write).
+	SandboxRO, SandboxRW []string
+	Log                  *log.Logger
+	Now                  func() time.Time
 }
 
 // Name implements pipeline.Engine.
@@ -76,7 +81,7 @@ func (e *Engine) logger() *log.Logger {
 
 // Execute implements pipeline.Engine.
 func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(store.JobResult)) error {
-	runDir := filepath.Join(e.StateDir, "work", fmt.Sprintf("run-%d", p.RunID))
+	runDir := e.runDir(p.RunID)
 	comps := map[string]bool{}
 	for _, j := range p.Jobs {
 		comps[j.Component] = true
@@ -364,20 +369,48 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	for _, k := range keys {
 		jobEnv = append(jobEnv, k+"="+j.Env[k])
 	}
+	// Shared across runs of a component so that they reuse compiled dependencies.
+	target := filepath.Join(e.StateDir, "cache", "target", j.Component)
 	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
-		// Shared across runs of a component so that they reuse compiled dependencies.
-		"CARGO_TARGET_DIR="+filepath.Join(e.StateDir, "cache", "target", j.Component))
+		"CARGO_TARGET_DIR="+target)
+	spec := sandbox.Spec{Dir: dir, RW: append([]string{e.runDir(p.RunID), target}, e.SandboxRW...), RO: slices.Clone(e.SandboxRO)}
+	if e.Sandbox.Enabled() {
+		// The sandbox hides the coordinator's home, so cargo gets a home
+		// of its own per component (registry and git caches survive runs).
+		home := filepath.Join(e.StateDir, "cache", "cargo-home", j.Component)
+		jobEnv = append(jobEnv, "CARGO_HOME="+home)
+		spec.RW = append(spec.RW, home)
+		// A worktree's .git points into its mirror, and the cargo-patch pin
+		// fetches the upstream from its mirror: both read-only.
+		for _, c := range slices.Sorted(maps.Keys(p.Candidate.Revisions)) {
+			if m := e.Mirrors.Path(c); isDir(m) {
+				spec.RO = append(spec.RO, m)
+			}
+		}
+		fmt.Fprintf(f, "# ironworks: sandboxed (bubblewrap): sees its run's worktrees, its caches and the toolchains, as an unprivileged user\n")
+	} else {
+		fmt.Fprintf(f, "# ironworks: NOT sandboxed (engine.sandbox = \"off\"): this job can read the coordinator's secrets and state\n")
+	}
+	for _, d := range spec.RW {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()
+			return res
+		}
+	}
 	jobEnv = e.scrub(jobEnv)
 
 	timeout := j.Timeout.Duration
 	jctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.Command("sh", "-c", j.Command)
-	cmd.Dir = dir
+	cmd := e.Sandbox.Command(context.Background(), spec, "sh", "-c", j.Command)
 	cmd.Env = jobEnv
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so a timeout kills every process it started.
+	// Its own process group, so a timeout kills every process it started
+	// (in the sandbox, its PID namespace ends them all with its first one).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A job is over when its command exits: a background child that keeps
+	// the output open must not hold the job until its timeout.
+	cmd.WaitDelay = 2 * time.Second
 	e.logger().Info("job started", "job", j.ID(), "run", p.RunID, "rev", store.ShortRev(rev))
 	if err := cmd.Start(); err != nil {
 		res.State, res.Reason, res.FinishedAt = store.JobError, "start: "+err.Error(), e.now()
@@ -395,6 +428,9 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			err = <-waitErr
 		}
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command exited 0; only a leftover child held the output
 	}
 	// Children that outlive the shell would keep the log open; end them.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -429,6 +465,15 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 		}
 	}
 	return res
+}
+
+func (e *Engine) runDir(runID int64) string {
+	return filepath.Join(e.StateDir, "work", fmt.Sprintf("run-%d", runID))
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func (e *Engine) upload(ctx context.Context, path, key string) error {
