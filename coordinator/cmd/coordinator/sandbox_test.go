@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -237,5 +238,143 @@ sandbox = %q
 	log, _ := os.ReadFile(local.LogPath(filepath.Join(dir, "state"), 1, "app:build"))
 	if !strings.Contains(string(log), "NOT sandboxed") {
 		t.Errorf("the job's log does not say it ran unsandboxed:\n%s", log)
+	}
+}
+
+// writeShellProject makes a one-component project whose jobs are the given
+// adapter text, with the markers folder shown to jobs read-write, and returns
+// the configuration's path and the markers folder.
+func writeShellProject(t *testing.T, dir, jobs, extra string) (cfg, markers string) {
+	t.Helper()
+	repo := fixture.NewRepo(t, filepath.Join(dir, "src", "app"))
+	repo.Commit("first", map[string]string{"README": "hello\n"})
+	markers = filepath.Join(dir, "markers")
+	os.MkdirAll(markers, 0o755)
+	os.MkdirAll(filepath.Join(dir, "adapters", "app"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "adapters", "app", "adapter.toml"), []byte("name = \"app\"\nrepo = \"unused\"\n"+jobs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "ironworks.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"
+adapters = ["adapters/app"]
+[components.app]
+repo = %q
+[engine]
+sandbox_rw = [%q]
+%s`, repo.URL(), markers, extra)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, markers
+}
+
+// A job is over when its command exits: a background child holding the
+// output does not turn a pass into a timeout, a setsid grandchild does not
+// outlive the job, and a job over its timeout is killed with everything it
+// started.
+func TestJobProcessLifetime(t *testing.T) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	markers := filepath.Join(dir, "markers")
+	cfg, _ := writeShellProject(t, dir, fmt.Sprintf(`[jobs.background]
+stage = "forge"
+timeout = "60s"
+command = "sleep 300 & setsid sh -c 'sleep 2; touch %[1]s/escaped' & echo started; exit 0"
+[jobs.hang]
+stage = "forge"
+timeout = "1s"
+command = "setsid sh -c 'sleep 2; touch %[1]s/survived-timeout' & sleep 300"
+`, markers), "")
+	// The verdict of a timeout is issue 14's; here only the jobs matter.
+	if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code == exitOK {
+		t.Fatalf("run --once = %d, want a failure (hang times out)", code)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	states := map[string]string{}
+	rows, err := st.DB.Query(`SELECT job, state FROM job_results WHERE run_id = 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var j, s string
+		rows.Scan(&j, &s)
+		states[j] = s
+	}
+	rows.Close()
+	if states["app:background"] != store.JobSuccess || states["app:hang"] != store.JobTimeout {
+		t.Fatalf("states = %v, want background success and hang timeout", states)
+	}
+	// The grandchildren would have written their markers 2 s after they
+	// started; they were killed with their jobs.
+	time.Sleep(3 * time.Second)
+	for _, m := range []string{"escaped", "survived-timeout"} {
+		if _, err := os.Stat(filepath.Join(markers, m)); err == nil {
+			t.Errorf("a process of a finished job lived on and wrote %s", m)
+		}
+	}
+}
+
+// Beside a running serve, run --once exits at once naming serve's PID, status
+// still works, and the job ran once (its own side effect says so).
+func TestOneCoordinatorPerStateDir(t *testing.T) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap not installed (.ci/run installs it)")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg, markers := writeShellProject(t, dir, `[jobs.build]
+stage = "forge"
+command = "echo run $IRONWORKS_RUN_ID >> $MARKERS/ran && sleep 4"
+`, "poll_interval = \"300ms\"\n[web]\nlisten = \"127.0.0.1:0\"\n")
+	// The job finds the markers folder through its environment.
+	b, _ := os.ReadFile(filepath.Join(dir, "adapters", "app", "adapter.toml"))
+	os.WriteFile(filepath.Join(dir, "adapters", "app", "adapter.toml"), append(b, []byte(fmt.Sprintf("[jobs.build.env]\nMARKERS = %q\n", markers))...), 0o644)
+
+	serve := exec.Command(bin, "serve", "--config", cfg)
+	serve.Dir = dir
+	var serveErr strings.Builder
+	serve.Stderr = &serveErr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		serve.Process.Signal(os.Interrupt)
+		serve.Wait()
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(markers, "ran")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never started the job:\n%s", serveErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	run := exec.Command(bin, "run", "--once", "--config", cfg)
+	run.Dir = dir
+	out, err := run.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInfra {
+		t.Fatalf("run --once beside serve: %v, want exit %d\n%s", err, exitInfra, out)
+	}
+	if want := fmt.Sprintf("in use by pid %d (coordinator serve)", serve.Process.Pid); !strings.Contains(string(out), want) {
+		t.Errorf("the refusal does not name the holder (%q):\n%s", want, out)
+	}
+	status := exec.Command(bin, "status", "--config", cfg)
+	status.Dir = dir
+	if out, err := status.CombinedOutput(); err != nil {
+		t.Errorf("status beside serve: %v\n%s", err, out)
+	}
+	// Let the job finish, then count its executions.
+	time.Sleep(5 * time.Second)
+	ran, _ := os.ReadFile(filepath.Join(markers, "ran"))
+	if got := strings.Count(string(ran), "run "); got != 1 {
+		t.Errorf("the job ran %d times, want 1:\n%s", got, ran)
 	}
 }
