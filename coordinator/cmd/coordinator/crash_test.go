@@ -115,6 +115,13 @@ func TestKilledMidRunResumes(t *testing.T) {
 	second := exec.Command(bin, "run", "--once", "--config", cfg)
 	second.Stderr = os.Stderr
 	if err := second.Run(); err != nil {
+		filepath.WalkDir(filepath.Join(dir, "state", "logs"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				t.Logf("%s:\n%s", p, b)
+			}
+			return nil
+		})
 		t.Fatalf("restarted coordinator: %v", err)
 	}
 	// A third pass finds nothing new and must not promote again.
