@@ -123,6 +123,13 @@ func (s *Sandbox) Args(spec Spec) []string {
 		"--unshare-user", "--uid", "65534", "--gid", "65534",
 		"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
 	}
+	// GPUs (jobs and benchmarks that require "gpu"): every device node.
+	for _, pattern := range []string{"/dev/nvidia*", "/dev/dri"} {
+		matches, _ := filepath.Glob(pattern)
+		for _, d := range matches {
+			a = append(a, "--dev-bind", d, d)
+		}
+	}
 	if spec.NoNetwork {
 		a = append(a, "--unshare-net")
 	}
