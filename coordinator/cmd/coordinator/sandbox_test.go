@@ -239,6 +239,11 @@ sandbox = %q
 	if !strings.Contains(string(log), "NOT sandboxed") {
 		t.Errorf("the job's log does not say it ran unsandboxed:\n%s", log)
 	}
+	status := exec.Command(coordinator, "status", "--config", write("off"))
+	status.Dir = dir
+	if out, err := status.CombinedOutput(); err != nil || !strings.Contains(string(out), "WARNING: jobs run unsandboxed") {
+		t.Errorf("status does not warn of the unsandboxed jobs: %v\n%s", err, out)
+	}
 }
 
 // writeShellProject makes a one-component project whose jobs are the given
