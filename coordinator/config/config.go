@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,9 +145,8 @@ func Parse(file string, data []byte, base string) (*Config, error) {
 		p.add(k, "unknown key")
 	}
 	c.validate(p)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
+	// Every problem at once: the configuration's and every adapter's.
+	errs := []error{p.err()}
 	abs := func(s string) string {
 		if s == "" || filepath.IsAbs(s) {
 			return s
@@ -164,9 +164,13 @@ func Parse(file string, data []byte, base string) (*Config, error) {
 			a, err = LoadAdapter(c.Adapters[i])
 		}
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		adapters = append(adapters, a)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if err := c.link(p, adapters); err != nil {
 		return nil, err

@@ -353,10 +353,13 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	}
 	defer f.Close()
 	limit := e.OutputLimit
+	if j.OutputCap > 0 {
+		limit = int64(j.OutputCap)
+	}
 	if limit <= 0 {
 		limit = 64 << 20
 	}
-	out := &capped{w: f, left: limit}
+	out := newCapped(f, limit)
 	rev := p.Candidate.Revisions[j.Component].Rev
 	fmt.Fprintf(f, "# ironworks: %s at %s, run %d, stage %s\n$ %s\n", j.ID(), rev, p.RunID, p.Stage, j.Command)
 
@@ -454,9 +457,7 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 			res.Reason = err.Error()
 		}
 	}
-	if out.dropped > 0 {
-		fmt.Fprintf(f, "\n# ironworks: output truncated: %d bytes over the %d-byte limit were dropped\n", out.dropped, limit)
-	}
+	out.finish()
 	fmt.Fprintf(f, "\n# ironworks: %s %s after %s\n", j.ID(), res.State, elapsed)
 	e.logger().Info("job finished", "job", j.ID(), "run", p.RunID, "state", res.State, "elapsed", elapsed)
 	if e.Artifacts != nil {
@@ -485,29 +486,61 @@ func (e *Engine) upload(ctx context.Context, path, key string) error {
 	return e.Artifacts.Put(ctx, key, f)
 }
 
-// capped writes at most left bytes and counts the rest.
+// capped keeps the first and the last part of a job's output within its
+// limit: the head says what ran, the tail carries the error. What lies
+// between is counted and said. The tail is held in memory (at most 4 MiB,
+// twice that while compacting) and written when the job ends.
 type capped struct {
 	mu      sync.Mutex
 	w       io.Writer
-	left    int64
+	head    int64 // bytes the head may still take
+	tail    []byte
+	tailCap int
 	dropped int64
+	limit   int64
+}
+
+func newCapped(w io.Writer, limit int64) *capped {
+	tailCap := min(limit/2, 4<<20)
+	return &capped{w: w, head: limit - tailCap, tailCap: int(tailCap), limit: limit}
 }
 
 func (c *capped) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := int64(len(b))
-	if n > c.left {
-		c.dropped += n - c.left
-		b = b[:c.left]
-	}
-	c.left -= int64(len(b))
-	if len(b) > 0 {
-		if _, err := c.w.Write(b); err != nil {
+	n := len(b)
+	if c.head > 0 {
+		k := min(int64(len(b)), c.head)
+		if _, err := c.w.Write(b[:k]); err != nil {
 			return 0, err
 		}
+		c.head -= k
+		b = b[k:]
 	}
-	return int(n), nil
+	if len(b) == 0 {
+		return n, nil
+	}
+	c.tail = append(c.tail, b...)
+	if over := len(c.tail) - c.tailCap; over > 0 && len(c.tail) >= 2*c.tailCap {
+		c.dropped += int64(over)
+		c.tail = append(c.tail[:0], c.tail[over:]...)
+	}
+	return n, nil
+}
+
+// finish writes the tail, after a note of what was dropped before it.
+func (c *capped) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if over := len(c.tail) - c.tailCap; over > 0 {
+		c.dropped += int64(over)
+		c.tail = c.tail[over:]
+	}
+	if c.dropped > 0 {
+		fmt.Fprintf(c.w, "\n# ironworks: output over the %d-byte limit: %d bytes dropped here; the last %d bytes follow\n", c.limit, c.dropped, len(c.tail))
+	}
+	_, _ = c.w.Write(c.tail)
+	c.tail = nil
 }
 
 // allowEnv is what a job may inherit from the coordinator's environment:

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
+)
+
+// A job's output_limit is honoured and the cap keeps the head and the tail,
+// where the error is, saying how much was dropped between them.
+func TestOutputLimitKeepsHeadAndTail(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := writeShellProject(t, dir, `[jobs.noisy]
+stage = "forge"
+output_limit = "8KiB"
+command = "echo first line; i=0; while [ $i -lt 5000 ]; do echo filler line $i; i=$((i+1)); done; echo 'error: the real failure' >&2; exit 3"
+`, "")
+	if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code != exitGate {
+		t.Fatalf("run --once = %d, want %d", code, exitGate)
+	}
+	b, err := os.ReadFile(local.LogPath(filepath.Join(dir, "state"), 1, "app:noisy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{"first line", "error: the real failure", "bytes dropped here", "filler line 4999"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if strings.Contains(log, "filler line 2500\n") {
+		t.Error("the middle of the output was kept")
+	}
+	// The log is the limit plus the coordinator's own header and notes.
+	if len(b) > 8<<10+2<<10 {
+		t.Errorf("log is %d bytes for an 8 KiB limit", len(b))
+	}
+}
