@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,5 +39,28 @@ command = "echo first line; i=0; while [ $i -lt 5000 ]; do echo filler line $i; 
 	// The log is the limit plus the coordinator's own header and notes.
 	if len(b) > 8<<10+2<<10 {
 		t.Errorf("log is %d bytes for an 8 KiB limit", len(b))
+	}
+}
+
+// A state directory that cannot be used is an infrastructure error (exit 4)
+// that names the directory, not a configuration error.
+func TestUnusableStateDirIsInfraNamingPath(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := writeShellProject(t, dir, "[jobs.build]\nstage = \"forge\"\ncommand = \"true\"\n", "")
+	// A file where the state directory should be.
+	if err := os.WriteFile(filepath.Join(dir, "state"), []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBinary(t)
+	for _, args := range [][]string{{"run", "--once"}, {"serve"}} {
+		cmd := exec.Command(bin, append(args, "--config", cfg)...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitInfra {
+			t.Errorf("%v: %v, want exit %d\n%s", args, err, exitInfra, out)
+		}
+		if !strings.Contains(string(out), filepath.Join(dir, "state")) {
+			t.Errorf("%v: the error does not name the state directory:\n%s", args, out)
+		}
 	}
 }
