@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
@@ -94,4 +96,18 @@ func newSandbox(ctx context.Context, cfg *config.Config) (*sandbox.Sandbox, erro
 		return nil, &infraError{err}
 	}
 	return sb, nil
+}
+
+// newHTTPServer bounds what a client can make the daemon hold: slow headers,
+// slow bodies and slow readers are cut off (log streams lift their own write
+// deadline).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

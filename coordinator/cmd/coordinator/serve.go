@@ -46,7 +46,7 @@ func serveCmd(ctx context.Context, args []string) int {
 		logger.Error("listen", "addr", addr, "err", err)
 		return exitInfra
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(handler)
 	logger.Info("serving", "addr", ln.Addr().String())
 	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
