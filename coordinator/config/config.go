@@ -53,6 +53,8 @@ type Engine struct {
 	BisectLimit int `toml:"bisect_limit"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
+	// GitTimeout bounds one clone or fetch of a component (default 10m).
+	GitTimeout Duration `toml:"git_timeout"`
 	// Sandbox isolates local jobs: "bwrap" (default) or "off".
 	Sandbox string `toml:"sandbox"`
 	// SandboxRO and SandboxRW are extra paths every sandboxed job sees, read-only
@@ -206,6 +208,9 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.Engine.Parallelism < 0 {
 		p.add([]string{"engine", "parallelism"}, "must not be negative")
+	}
+	if c.Engine.GitTimeout.Duration < 0 || c.Engine.GitTimeout.set && c.Engine.GitTimeout.Duration == 0 {
+		p.add([]string{"engine", "git_timeout"}, "must be positive (leave it out for the default of 10m)")
 	}
 	switch c.Engine.Sandbox {
 	case "":

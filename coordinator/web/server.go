@@ -113,6 +113,9 @@ type Subscriptions interface {
 
 // Options configures a Server. Store, Config and Actions are required.
 type Options struct {
+	// Health, when set, says whether the daemon works (nil) or why it is
+	// degraded; /healthz answers 503 with the reason.
+	Health  func() error
 	Store   *store.Store
 	Config  *config.Config
 	Actions Actions
@@ -301,6 +304,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.opts.Health != nil {
+		if err := s.opts.Health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "degraded: "+err.Error()+"\n")
+			return
+		}
+	}
 	io.WriteString(w, "ok\n")
 }
 

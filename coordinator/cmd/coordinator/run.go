@@ -37,7 +37,7 @@ func runCmd(ctx context.Context, args []string) int {
 	defer st.Close()
 	if *jobs != "" {
 		cands, err := p.Discover(ctx)
-		if err != nil {
+		if err != nil && !pipeline.Partial(err) {
 			logger.Error("discover", "err", err)
 			return exitInfra
 		}

@@ -55,6 +55,7 @@ func openPipeline(ctx context.Context, cfgPath, command string, logger *log.Logg
 // gate at every stage that has bench entries.
 func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logger *log.Logger) (*pipeline.Pipeline, error) {
 	mirrors := source.New(filepath.Join(cfg.StateDir, "mirrors"))
+	mirrors.Timeout = cfg.Engine.GitTimeout.Duration
 	par := cfg.Engine.Parallelism
 	if par == 0 {
 		par = runtime.NumCPU()
