@@ -4,7 +4,6 @@
 package source
 
 import (
-	"time"
 	"bytes"
 	"context"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Mirrors manages bare mirrors under Dir, one per component.
