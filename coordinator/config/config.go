@@ -53,6 +53,11 @@ type Engine struct {
 	BisectLimit int `toml:"bisect_limit"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
+	// KeepFailedWorktrees is how many failed runs keep their worktrees
+	// (default 3; passed runs never keep them). TargetLimit empties a
+	// component's shared cargo target folder grown over it (default 20GiB).
+	KeepFailedWorktrees *int     `toml:"keep_failed_worktrees"`
+	TargetLimit         ByteSize `toml:"target_limit"`
 	// GitTimeout bounds one clone or fetch of a component (default 10m).
 	GitTimeout Duration `toml:"git_timeout"`
 	// Sandbox isolates local jobs: "bwrap" (default) or "off".
@@ -211,6 +216,15 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.Engine.GitTimeout.Duration < 0 || c.Engine.GitTimeout.set && c.Engine.GitTimeout.Duration == 0 {
 		p.add([]string{"engine", "git_timeout"}, "must be positive (leave it out for the default of 10m)")
+	}
+	if c.Engine.KeepFailedWorktrees == nil {
+		three := 3
+		c.Engine.KeepFailedWorktrees = &three
+	} else if *c.Engine.KeepFailedWorktrees < 0 {
+		p.add([]string{"engine", "keep_failed_worktrees"}, "must not be negative")
+	}
+	if c.Engine.TargetLimit == 0 {
+		c.Engine.TargetLimit = 20 << 30
 	}
 	switch c.Engine.Sandbox {
 	case "":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 )
 
 // A job's output_limit is honoured and the cap keeps the head and the tail,
@@ -62,5 +64,36 @@ func TestUnusableStateDirIsInfraNamingPath(t *testing.T) {
 		if !strings.Contains(string(out), filepath.Join(dir, "state")) {
 			t.Errorf("%v: the error does not name the state directory:\n%s", args, out)
 		}
+	}
+}
+
+// Passed runs leave no worktrees; failed ones keep theirs, the newest
+// keep_failed_worktrees only.
+func TestWorktreesRemovedAfterRuns(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := writeShellProject(t, dir, "[jobs.build]\nstage = \"forge\"\ncommand = \"grep -q good README\"\n", "keep_failed_worktrees = 2\n")
+	repo := fixture.Open(t, filepath.Join(dir, "src", "app"))
+	for i := 1; i <= 4; i++ {
+		repo.Commit(fmt.Sprintf("bad %d", i), map[string]string{"README": fmt.Sprintf("bad %d\n", i)})
+		if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code != exitGate {
+			t.Fatalf("pass %d = %d, want %d", i, code, exitGate)
+		}
+	}
+	repo.Commit("good", map[string]string{"README": "good\n"})
+	if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code != exitOK {
+		t.Fatalf("good pass = %d", code)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "state", "work"))
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != "run-3 run-4" {
+		t.Errorf("worktrees left: %v, want the two newest failed runs (run-3 run-4)", left)
+	}
+	// git forgot the removed worktrees.
+	out, err := exec.Command("git", "-C", filepath.Join(dir, "state", "mirrors", "app.git"), "worktree", "list").Output()
+	if err != nil || strings.Count(string(out), "\n") != 3 {
+		t.Errorf("git worktree list: %v\n%s", err, out)
 	}
 }

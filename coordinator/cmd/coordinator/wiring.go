@@ -80,6 +80,8 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 			Sandbox:     sb,
 			SandboxRO:   cfg.Engine.SandboxRO,
 			SandboxRW:   cfg.Engine.SandboxRW,
+			KeepFailed:  *cfg.Engine.KeepFailedWorktrees,
+			TargetLimit: int64(cfg.Engine.TargetLimit),
 			Log:         logger,
 		}
 	}

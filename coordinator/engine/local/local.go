@@ -49,8 +49,13 @@ type Engine struct {
 	Sandbox *sandbox.Sandbox
 	// SandboxRO and SandboxRW are extra paths every job sees (read-only, read-write).
 	SandboxRO, SandboxRW []string
-	Log                  *log.Logger
-	Now                  func() time.Time
+	// KeepFailed is how many failed runs keep their worktrees; passed runs
+	// never do. TargetLimit empties a component's shared target folder that
+	// grew over it (0: no limit).
+	KeepFailed  int
+	TargetLimit int64
+	Log         *log.Logger
+	Now         func() time.Time
 }
 
 // Name implements pipeline.Engine.
@@ -177,7 +182,17 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 			return err
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: a resumed run reuses the worktrees
+	}
+	st.mu.Lock()
+	results := map[string]string{}
+	for _, j := range p.Jobs {
+		results[j.ID()] = st.final[j.ID()].State
+	}
+	st.mu.Unlock()
+	e.cleanup(ctx, p.RunID, names, results)
+	return nil
 }
 
 // prepared is the readiness of one component's checkout.
