@@ -373,6 +373,12 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	for i := len(queued) - 1; i >= 0; i-- { // oldest first
 		r := queued[i]
+		if r.Kind == "bisect" {
+			// A bisection probe is executed by the run that bisects, inside
+			// its own execution (and re-made by it when resumed): executing
+			// it here too would run the same probe twice at once.
+			continue
+		}
 		s.mu.Lock()
 		if _, busy := s.running[r.ID]; busy || len(s.running) >= workers {
 			s.mu.Unlock()
