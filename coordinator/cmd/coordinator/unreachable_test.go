@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,4 +118,42 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// SIGTERM of serve while a job runs for ever and a remote never answers: it
+// stops within 30 s, killing the job.
+func TestServeStopsPromptlyOnSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	markers := filepath.Join(dir, "markers")
+	cfg, _ := writeShellProject(t, dir, fmt.Sprintf(`[jobs.forever]
+stage = "forge"
+timeout = "1h"
+command = "touch %s/started; sleep 3000"
+`, markers), "poll_interval = \"200ms\"\n")
+	_, serve := startServe(t, bin, dir, cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(markers, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	serve.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM", err)
+		}
+		t.Logf("stopped in %s", time.Since(start).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		serve.Process.Kill()
+		t.Fatal("serve did not stop within 30 s of SIGTERM")
+	}
 }
