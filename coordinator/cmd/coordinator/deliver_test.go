@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 )
 
@@ -137,4 +138,73 @@ func TestRunOnceDeliversEmail(t *testing.T) {
 	if m := r2.messages(); len(m) != 1 || !strings.Contains(m[0], "recovered") && !strings.Contains(m[0], "green") {
 		t.Errorf("after the relay came back: %q", m)
 	}
+}
+
+// run --once reports on the pull request from the pipeline's own run events:
+// the ironworks/forge status with a link to the run on the commit that broke
+// the downstream, and one comment naming the verdict, kept one although the
+// answer to its creation was lost.
+func TestRunOnceReportsOnPullRequest(t *testing.T) {
+	fixture.RequireCargo(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "markers", "marker"))
+	gh := githubtest.New()
+	defer gh.Close()
+	prs := gh.EnablePRs()
+	prs.Token = "ghp-test-token"
+	tokenFile := filepath.Join(dir, "gh-token")
+	os.WriteFile(tokenFile, []byte(prs.Token+"\n"), 0o600)
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte(fmt.Sprintf(`[github]
+api_url = %q
+token_file = %q
+repos = { merkletree = "fil/merkletree", rust-fil-proofs = "fil/rust-fil-proofs" }
+[web]
+url = "https://ci.example.org"
+`, gh.URL(), tokenFile))...), 0o644)
+	up := fixture.Open(t, filepath.Join(dir, "src", "merkletree"))
+	run := func() int {
+		cmd := exec.Command(bin, "run", "--once", "--config", cfg)
+		cmd.Dir = dir
+		cmd.Stderr = os.Stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	if code := run(); code != exitOK {
+		t.Fatalf("green pass = %d", code)
+	}
+	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
+	prs.AddPR(githubtest.PR{Repo: "fil/merkletree", Number: 7, HeadSHA: bad})
+	// GitHub creates the comment, the client sees a 502.
+	gh.LoseNext(1, "POST /repos/{owner}/{repo}/issues/{number}/comments")
+	if code := run(); code != exitGate {
+		t.Fatalf("breaking pass = %d, want %d", code, exitGate)
+	}
+	var forge *githubtest.Status
+	for _, s := range prs.Statuses() {
+		if s.Repo == "fil/merkletree" && s.SHA == bad && s.Context == "ironworks/forge" {
+			s := s
+			forge = &s
+		}
+	}
+	if forge == nil || forge.State != "failure" || !strings.HasPrefix(forge.TargetURL, "https://ci.example.org/runs/") {
+		t.Fatalf("status of the breaking commit: %+v (all: %+v)", forge, prs.Statuses())
+	}
+	comments := prs.Comments("fil/merkletree", 7)
+	if len(comments) != 1 {
+		t.Fatalf("%d comments on the pull request, want 1 (creation's answer was lost): %+v", len(comments), comments)
+	}
+	if !strings.Contains(comments[0].Body, "incompatible") || !strings.Contains(comments[0].Body, "forge") {
+		t.Errorf("comment does not give the stage and the verdict:\n%s", comments[0].Body)
+	}
+	if creates := prs.Calls("create-comment"); creates != 1 {
+		t.Errorf("%d comment creations, want 1", creates)
+	}
+	t.Logf("comment:\n%s", comments[0].Body)
 }
