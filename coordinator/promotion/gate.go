@@ -58,9 +58,13 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 	} else if err != nil {
 		return nil, err
 	}
-	gate, err := g.Hydra.EvalJob(ctx, rec.EvalID, hydraengine.GateJob)
+	system := g.System
+	if system == "" {
+		system = hydraengine.DefaultSystem
+	}
+	gate, err := g.Hydra.EvalJob(ctx, rec.EvalID, hydraengine.GateName(stage, system))
 	if errors.Is(err, hydra.ErrNotFound) {
-		return refuse("Hydra eval %d has no %q aggregate", rec.EvalID, hydraengine.GateJob), nil
+		return refuse("Hydra eval %d has no %q aggregate", rec.EvalID, hydraengine.GateName(stage, system)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -86,16 +90,12 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 			return refuse("constituent %s (build %d) %s", cons[i].Job, cons[i].ID, cons[i].StatusName()), nil
 		}
 	}
-	system := g.System
-	if system == "" {
-		system = hydraengine.DefaultSystem
-	}
 	builds := map[string]int64{}
 	for _, j := range jobs {
 		if j.Stage != stage || !j.IsGating() {
 			continue
 		}
-		attr := hydraengine.Attr(j.Component, j.Name, system)
+		attr := hydraengine.JobName(stage, j.Component, j.Name, system)
 		b := byJob[attr]
 		if b == nil {
 			id, err := g.Hydra.EvalJob(ctx, rec.EvalID, attr)

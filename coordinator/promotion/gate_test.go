@@ -38,7 +38,7 @@ func setup(t *testing.T) (*hydraenginetest.Rig, *store.Store, *hydraengine.Engin
 func execute(t *testing.T, st *store.Store, e *hydraengine.Engine, rev string) (*store.Candidate, int64) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Rev: rev}}, "head", 0)
+	c, err := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "https://github.com/filecoin-project/merkletree", Rev: rev}}, "head", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func execute(t *testing.T, st *store.Store, e *hydraengine.Engine, rev string) (
 
 func TestGreenEvalPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	c, runID := execute(t, st, e, strings.Repeat("a", 40))
 	g := &promotion.Gate{Hydra: r.Client, Store: st, BenchReports: func(context.Context, string, string) ([]string, error) { return []string{"bench-1"}, nil }}
 	ctx := context.Background()
@@ -82,8 +82,8 @@ func TestGreenEvalPromoted(t *testing.T) {
 
 func TestFailedGatingJobNotPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
 	c, _ := execute(t, st, e, strings.Repeat("b", 40))
 	d, err := (&promotion.Gate{Hydra: r.Client, Store: st}).Decide(context.Background(), "forge", c, jobs)
 	if err != nil || d.Promote || !strings.Contains(d.Reason, "dependency failed") {
@@ -104,8 +104,8 @@ func TestEvalErrorNotPromoted(t *testing.T) {
 // A gate that succeeded and was then restarted is not final: no promotion.
 func TestRestartedGateNotPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	c, _ := execute(t, st, e, strings.Repeat("d", 40))
 	rec, _ := st.HydraEvalOf(context.Background(), "forge", c.ID)
 	r.Hydra.Restart(rec.GateBuild)
@@ -117,8 +117,8 @@ func TestRestartedGateNotPromoted(t *testing.T) {
 
 func TestNeverBackwards(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	ctx := context.Background()
 	g := &promotion.Gate{Hydra: r.Client, Store: st}
 	old, _ := execute(t, st, e, strings.Repeat("e", 40))

@@ -82,7 +82,7 @@ func (w *world) passStage(t *testing.T, stage string) *promotion.Decision {
 	jobs := w.cfg.StageJobs(stage)
 	w.rig.AddStage(stage, stage, jobs)
 	for _, j := range jobs {
-		w.rig.SetOutcome(hydraengine.Attr(j.Component, j.Name, "x86_64-linux"), 0)
+		w.rig.SetOutcome(hydraengine.JobName(stage, j.Component, j.Name, "x86_64-linux"), 0)
 	}
 	eng := w.rig.Engine(t, hydraengine.Options{Store: w.st})
 	run, err := w.st.CreateRun(ctx, w.cand.ID, stage, "stage", "hydra", nil, nil)
@@ -242,7 +242,7 @@ func TestReleaseVersionReuseRefused(t *testing.T) {
 	if err := release.Run(ctx, w.opts(&out)); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := w.st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Rev: strings.Repeat("9", 40)}}, "head", 0)
+	other, _ := w.st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "https://github.com/filecoin-project/merkletree", Rev: strings.Repeat("9", 40)}}, "head", 0)
 	w.st.Promote(ctx, &store.Promotion{Candidate: other.ID, Stage: "harden"}, nil)
 	o := w.opts(&out)
 	o.Latest, o.Candidate = false, other.ID

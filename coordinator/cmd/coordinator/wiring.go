@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,12 +13,7 @@ import (
 
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
-	hydra "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
-	"github.com/ironworks-ci/ironworks/coordinator/forge"
-	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
-	hydraclient "github.com/ironworks-ci/ironworks/coordinator/hydra"
-	"github.com/ironworks-ci/ironworks/coordinator/metrics"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
@@ -86,7 +80,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 		}
 	}
 	if cfg.Engine.Default == "hydra" {
-		h, err := hydraEngine(cfg, logger)
+		h, err := hydraEngine(cfg, st, mirrors, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -111,32 +105,6 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 		}
 	}
 	return p, nil
-}
-
-func hydraEngine(cfg *config.Config, logger *log.Logger) (*hydra.Engine, error) {
-	hc, err := hydraclient.NewFromConfig(cfg.Hydra, httpretry.Options{}, func(endpoint string, status int) {
-		metrics.ObserveRemote("hydra", status)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.GitHub == nil {
-		return nil, fmt.Errorf("the hydra engine writes lock files through GitHub: configure [github]")
-	}
-	gh, err := forge.NewFromConfig(cfg.GitHub)
-	if err != nil {
-		return nil, err
-	}
-	jobsets, err := hydra.ParseJobsets(cfg.Hydra.Jobsets)
-	if err != nil {
-		return nil, err
-	}
-	return hydra.New(hydra.Options{
-		Hydra: hc, Locks: gh, Project: cfg.Hydra.Project, LockRepo: cfg.Hydra.LockRepo,
-		LockBase: cfg.Hydra.LockBase, LockBranch: cfg.Hydra.LockBranch, Jobsets: jobsets,
-		System: cfg.Hydra.System, PollInterval: cfg.Hydra.PollInterval.Duration,
-		EvalDeadline: cfg.Hydra.EvalDeadline.Duration, Features: cfg.Engine.Features, Log: logger,
-	})
 }
 
 // benchEntries lists the bench entries of a stage across components.

@@ -84,7 +84,7 @@ func plan(c *store.Candidate) *pipeline.Plan {
 func TestGreenEval(t *testing.T) {
 	r, st := setup(t)
 	for _, j := range []string{"build", "test", "rustdoc"} {
-		r.SetOutcome("merkletree."+j+"."+sys, 0)
+		r.SetOutcome("forge.merkletree."+j+"."+sys, 0)
 	}
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("a", 40))
@@ -123,9 +123,9 @@ func TestGreenEval(t *testing.T) {
 
 func TestFailedGatingJob(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	var res results
 	if err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("b", 40))), res.report); err != nil {
@@ -184,14 +184,14 @@ func TestMissingJob(t *testing.T) {
 	// The flake defines only build: test failed to evaluate.
 	r.AddStage("forge", "forge", forgeJobs()[:1])
 	r.Hydra.AutoEvaluate = time.Millisecond
-	r.SetOutcome("merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
 	st := openStore(t)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	var res results
 	if err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("e", 40))), res.report); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.get("merkletree:test"); got.State != store.JobFailure || !strings.Contains(got.Reason, "has no job merkletree.test."+sys) {
+	if got := res.get("merkletree:test"); got.State != store.JobFailure || !strings.Contains(got.Reason, "has no job forge.merkletree.test."+sys) {
 		t.Errorf("%+v", got)
 	}
 	if got := res.get("merkletree:build"); got.State != store.JobSuccess {
@@ -204,21 +204,21 @@ func TestMissingJob(t *testing.T) {
 func TestRestartedBuildWaits(t *testing.T) {
 	r, st := setup(t)
 	r.Hydra.AutoEvaluate = 0
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("f", 40))
 	ctx := context.Background()
-	if _, _, err := e.WriteLock(ctx, "forge", c); err != nil {
+	if _, _, err := e.WriteLock(ctx, "forge", c, nil); err != nil {
 		t.Fatal(err)
 	}
 	evalID := r.Hydra.Evaluate("ironworks", "forge")
 	if evalID == 0 {
 		t.Fatal("no eval")
 	}
-	testBuild := r.Hydra.BuildID(evalID, "merkletree.test."+sys)
-	gate := r.Hydra.BuildID(evalID, "gate")
+	testBuild := r.Hydra.BuildID(evalID, "forge.merkletree.test."+sys)
+	gate := r.Hydra.BuildID(evalID, hydraengine.GateName("forge", sys))
 	// Someone restarts the failed test (and its failed aggregate).
 	r.Hydra.Restart(testBuild)
 	r.Hydra.Restart(gate)
@@ -257,11 +257,12 @@ func TestRestartedBuildWaits(t *testing.T) {
 // trigger and no eval; the verdict of the eval of that lock commit is reused.
 func TestUnchangedLockReusesEval(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("1", 40))
+	var heads []string
 	for i := range 2 {
 		var res results
 		if err := e.Execute(context.Background(), plan(c), res.report); err != nil {
@@ -270,9 +271,11 @@ func TestUnchangedLockReusesEval(t *testing.T) {
 		if got := res.get("merkletree:test"); got.State != store.JobFailure {
 			t.Errorf("round %d: %+v", i, got)
 		}
+		heads = append(heads, r.GitHub.Head(r.LockRepo, "forge-lock"))
 	}
-	if n := r.GitHub.Writes(r.LockRepo, "forge-lock", "locks/forge.json"); n != 1 {
-		t.Errorf("lock commits = %d, want 1", n)
+	main := r.GitHub.Head(r.LockRepo, "main")
+	if heads[0] != heads[1] || r.GitHub.CommitInfo(r.LockRepo, heads[0]).Parents[0] != main {
+		t.Errorf("lock heads %v: want one lock commit on top of main %s", heads, main)
 	}
 	if n := r.Hydra.Triggers("ironworks", "forge"); n != 1 {
 		t.Errorf("triggers = %d, want 1", n)
@@ -306,9 +309,9 @@ func TestEvalDeadline(t *testing.T) {
 // still reaches the right verdict.
 func TestOutageRetries(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 7)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 7)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	client := r.NewClient(t, httpretry.Options{RetryMax: 4, WaitMin: time.Millisecond, WaitMax: 3 * time.Millisecond, Timeout: 40 * time.Millisecond})
 	e := r.Engine(t, hydraengine.Options{Store: st, Hydra: client})
 	r.Hydra.FailNext(60, 502, "", "")
@@ -339,7 +342,7 @@ func TestHugeEvalGatesWithoutBuildList(t *testing.T) {
 	}
 	r, st := setup(t)
 	for _, j := range []string{"build", "test", "rustdoc"} {
-		r.SetOutcome("merkletree."+j+"."+sys, 0)
+		r.SetOutcome("forge.merkletree."+j+"."+sys, 0)
 	}
 	for i := range 200_000 {
 		r.Extra = append(r.Extra, "pkgs.p"+itoa(i)+"."+sys)

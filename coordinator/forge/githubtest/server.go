@@ -97,12 +97,15 @@ type Server struct {
 	faults   []*fault
 	seq      int
 	conflict map[string]bool
+	lost     []*fault                     // answers lost after the effect (gitdata.go)
+	trees    map[string]map[string][]byte // tree sha -> files (gitdata.go)
 }
 
 // New starts a server on loopback.
 func New() *Server {
-	s := &Server{Mux: http.NewServeMux(), repos: map[string]*Repo{}, writes: map[string]int{}, counts: map[string]int{}, conflict: map[string]bool{}}
+	s := &Server{Mux: http.NewServeMux(), repos: map[string]*Repo{}, writes: map[string]int{}, counts: map[string]int{}, conflict: map[string]bool{}, trees: map[string]map[string][]byte{}}
 	s.routes()
+	s.gitDataRoutes()
 	s.srv = httptest.NewServer(s.Mux)
 	return s
 }
@@ -128,6 +131,7 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 			}
 		}
 		token := s.Token
+		lose := s.loseAnswer(pattern)
 		s.mu.Unlock()
 		if f != nil && f.lose {
 			// As when a proxy times out after GitHub acted: the effect
@@ -147,6 +151,11 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 				Error(w, http.StatusUnauthorized, "Bad credentials")
 				return
 			}
+		}
+		if lose {
+			h(discard{http.Header{}}, r)
+			Error(w, http.StatusBadGateway, "Bad Gateway")
+			return
 		}
 		h(w, r)
 	})
