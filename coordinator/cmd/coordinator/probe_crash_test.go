@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,15 +92,7 @@ listen = "127.0.0.1:0"
 	serve.Process.Kill()
 	serve.Wait()
 
-	restarted := exec.Command(bin, "serve", "--config", cfg)
-	restarted.Dir = dir
-	if err := restarted.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		restarted.Process.Signal(os.Interrupt)
-		restarted.Wait()
-	}()
+	base, _ := startServe(t, bin, dir, cfg)
 	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,4 +122,39 @@ listen = "127.0.0.1:0"
 	}
 	log, _ := os.ReadFile(filepath.Join(mark, "log"))
 	t.Logf("builds:\n%s", log)
+
+	// The dashboard tells the truth after the bisection: the newest probe
+	// (an older merkletree, which builds) is not rust-fil-proofs' state.
+	resp, err := http.Get(base + "/api/dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Rows []struct {
+			Component string `json:"component"`
+			Cells     []struct {
+				Stage  string `json:"stage"`
+				Status string `json:"status"`
+			} `json:"cells"`
+		} `json:"rows"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range d.Rows {
+		for _, c := range r.Cells {
+			if r.Component == "rust-fil-proofs" && c.Stage == "forge" {
+				found = true
+				if c.Status == "success" || c.Status == "green" || c.Status == "passed" {
+					t.Errorf("dashboard shows rust-fil-proofs forge %q after the bisection found it incompatible", c.Status)
+				}
+				t.Logf("dashboard: rust-fil-proofs forge %s", c.Status)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no rust-fil-proofs forge cell: %+v", d)
+	}
 }
