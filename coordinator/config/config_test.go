@@ -95,6 +95,10 @@ command = "make"`, 1), goodDown, "", "up/adapter.toml", 4, []string{"jobs.build.
 		{"needs of a later stage", strings.Replace(goodUp, "[jobs.test]\nstage = \"forge\"", "[jobs.test]\nstage = \"harden\"", 1) + "[jobs.early]\nstage = \"spark\"\nneeds = [\"test\"]\ncommand = \"x\"\n", goodDown, "", "up/adapter.toml", 13, []string{"later stage"}},
 		{"manual with schedule", goodUp + "manual = true\nschedule = \"continuous\"\n", goodDown, "", "up/adapter.toml", 11, []string{"manual job cannot also have a schedule"}},
 		{"IRONWORKS_ env", goodUp + "env = { IRONWORKS_REV = \"x\" }\n", goodDown, "", "up/adapter.toml", 11, []string{"set by the coordinator"}},
+		{"zero timeout", strings.Replace(goodUp, `"10m"`, `"0s"`, 1), goodDown, "", "up/adapter.toml", 6, []string{"jobs.build.timeout", "must be positive"}},
+		{"overflowing output_limit", goodUp + "output_limit = \"9999999999GiB\"\n", goodDown, "", "up/adapter.toml", 0, []string{"too large"}},
+		{"unknown sandbox", goodUp, goodDown, "[engine]\nsandbox = \"chroot\"\n", "ironworks.toml", 4, []string{"engine.sandbox", `unknown sandbox "chroot"`}},
+		{"relative sandbox path", goodUp, goodDown, "[engine]\nsandbox_ro = [\"params\"]\n", "ironworks.toml", 4, []string{"engine.sandbox_ro", "absolute path"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +143,23 @@ func TestRealAdaptersLoad(t *testing.T) {
 	}
 	if c.Loaded["merkletree"].Repo != "https://github.com/filecoin-project/merkletree" {
 		t.Errorf("default does not track the real merkletree: %s", c.Loaded["merkletree"].Repo)
+	}
+}
+
+// Every bad adapter and the configuration's own problems come in one error.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	up := strings.Replace(goodUp, `stage = "forge"
+command = "make"`, `stage = "frog"
+command = "make"`, 1)
+	down := strings.Replace(goodDown, `command = "make"`, "command = \"make\"\ncomand = \"x\"", 1)
+	_, err := writeSetup(t, up, down, "[engine]\nflavour = \"x\"\n")
+	if err == nil {
+		t.Fatal("loaded without error")
+	}
+	for _, want := range []string{"up/adapter.toml:4: jobs.build.stage", "down/adapter.toml:", "jobs.build.comand", "ironworks.toml:4: engine.flavour"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-github/v66/github"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
@@ -103,7 +102,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		(resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-RateLimit-Remaining") == "0") {
 		return true, nil
 	}
-	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	return httpretry.CheckRetry(ctx, resp, err)
 }
 
 // status returns the HTTP status of a go-github error, 0 if none.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
 )
 
 // Marker identifies the coordinator's one comment on a pull request.
@@ -32,24 +34,33 @@ func (c *Client) UpsertComment(ctx context.Context, owner, repo string, pr int, 
 		}
 		// Deleted by someone: find another or start anew.
 	}
-	id, existing, err := c.findComment(ctx, owner, repo, pr, marker)
-	if err != nil {
-		return 0, err
-	}
-	if id != 0 {
-		if existing == full {
+	// Look before every create: a create whose answer was lost may have
+	// made the comment, and a second POST would make a second one.
+	var createErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		id, existing, err := c.findComment(ctx, owner, repo, pr, marker)
+		if err != nil {
+			return 0, err
+		}
+		if id != 0 {
+			if existing == full {
+				return id, nil
+			}
+			if _, _, err := c.GH.Issues.EditComment(ctx, owner, repo, id, &github.IssueComment{Body: github.String(full)}); err != nil {
+				return 0, fmt.Errorf("github: edit comment %d on %s/%s#%d: %w", id, owner, repo, pr, err)
+			}
 			return id, nil
 		}
-		if _, _, err := c.GH.Issues.EditComment(ctx, owner, repo, id, &github.IssueComment{Body: github.String(full)}); err != nil {
-			return 0, fmt.Errorf("github: edit comment %d on %s/%s#%d: %w", id, owner, repo, pr, err)
+		cm, _, err := c.GH.Issues.CreateComment(httpretry.Once(ctx), owner, repo, pr, &github.IssueComment{Body: github.String(full)})
+		if err == nil {
+			return cm.GetID(), nil
 		}
-		return id, nil
+		createErr = err
+		if Permanent(err) || ctx.Err() != nil {
+			break
+		}
 	}
-	cm, _, err := c.GH.Issues.CreateComment(ctx, owner, repo, pr, &github.IssueComment{Body: github.String(full)})
-	if err != nil {
-		return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, err)
-	}
-	return cm.GetID(), nil
+	return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, createErr)
 }
 
 func (c *Client) findComment(ctx context.Context, owner, repo string, pr int, marker string) (int64, string, error) {

@@ -58,15 +58,27 @@ func (p *Pipeline) log() *log.Logger {
 // branch, and one per extra target branch.
 func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 	heads := map[string]map[string]string{}
+	unreachable := &UnreachableError{Errs: map[string]error{}}
+	var missing []error
 	for _, c := range p.Cfg.Order() {
 		a := p.Cfg.Loaded[c]
 		start := time.Now()
 		if err := p.Mirrors.Sync(ctx, c, a.Repo); err != nil {
-			return nil, fmt.Errorf("discover %s: %w", c, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// One unreachable remote must not stop the others: its last
+			// known heads stand in until it answers again.
+			p.log().Error("discover: remote unreachable; using its last known heads", "component", c, "err", err)
+			unreachable.Errs[c] = err
 		}
 		heads[c] = map[string]string{}
 		for _, b := range p.Cfg.Branches(c) {
 			h, err := p.Mirrors.Head(ctx, c, b)
+			if err != nil && unreachable.Errs[c] != nil {
+				missing = append(missing, fmt.Errorf("discover %s: %w", c, unreachable.Errs[c]))
+				break
+			}
 			if err != nil {
 				return nil, fmt.Errorf("discover: %w", err)
 			}
@@ -80,6 +92,10 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 			}
 		}
 		p.log().Debug("synced", "component", c, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	if len(missing) > 0 {
+		// Never seen at all: no candidate can be made without it.
+		return nil, errors.Join(missing...)
 	}
 	base := map[string]store.Revision{}
 	for _, c := range p.Cfg.Order() {
@@ -103,7 +119,28 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 			out = append(out, cand)
 		}
 	}
+	if len(unreachable.Errs) > 0 {
+		return out, unreachable
+	}
 	return out, nil
+}
+
+// UnreachableError is returned by Discover, with the candidates, when some
+// components' remotes did not answer: their last known heads were used.
+type UnreachableError struct{ Errs map[string]error }
+
+func (e *UnreachableError) Error() string {
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(e.Errs)) {
+		parts = append(parts, fmt.Sprintf("%s: %v", c, e.Errs[c]))
+	}
+	return "unreachable (last known heads used): " + strings.Join(parts, "; ")
+}
+
+// Partial reports whether err is an UnreachableError: candidates came with it.
+func Partial(err error) bool {
+	var ue *UnreachableError
+	return errors.As(err, &ue)
 }
 
 // RunOptions shape one stage run.

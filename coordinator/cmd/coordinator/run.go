@@ -29,15 +29,20 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := newLogger(os.Stderr)
-	_, st, p, err := openPipeline(ctx, *cfgPath, logger)
+	cfg, st, p, err := openPipeline(ctx, *cfgPath, "run", logger)
 	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
+		logger.Error("start", "err", err)
+		return exitFor(err)
 	}
 	defer st.Close()
+	svcs, err := openDelivery(ctx, cfg, st, p, logger)
+	if err != nil {
+		logger.Error("start", "err", err)
+		return exitConfig
+	}
 	if *jobs != "" {
 		cands, err := p.Discover(ctx)
-		if err != nil {
+		if err != nil && !pipeline.Partial(err) {
 			logger.Error("discover", "err", err)
 			return exitInfra
 		}
@@ -46,10 +51,10 @@ func runCmd(ctx context.Context, args []string) int {
 			logger.Error("run", "err", err)
 			return exitUsage
 		}
-		return report(logger, []*store.Run{run}, nil)
+		return deliver(ctx, svcs.notify, logger, report(logger, []*store.Run{run}, nil))
 	}
 	runs, err := p.Once(ctx, *through)
-	return report(logger, runs, err)
+	return deliver(ctx, svcs.notify, logger, report(logger, runs, err))
 }
 
 func report(logger interface {

@@ -20,11 +20,22 @@ import (
 )
 
 // openPipeline loads the configuration, opens the store and wires the pipeline.
-func openPipeline(ctx context.Context, cfgPath string, logger *log.Logger) (*config.Config, *store.Store, *pipeline.Pipeline, error) {
-	cfg, st, err := openState(ctx, cfgPath)
+// It holds the state directory's lock until the store is closed.
+func openPipeline(ctx context.Context, cfgPath, command string, logger *log.Logger) (*config.Config, *store.Store, *pipeline.Pipeline, error) {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	release, err := lockState(cfg.StateDir, command)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	st.OnClose(release)
 	p, err := newPipeline(ctx, cfg, st, logger)
 	if err != nil {
 		st.Close()
@@ -38,19 +49,35 @@ func openPipeline(ctx context.Context, cfgPath string, logger *log.Logger) (*con
 // gate at every stage that has bench entries.
 func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logger *log.Logger) (*pipeline.Pipeline, error) {
 	mirrors := source.New(filepath.Join(cfg.StateDir, "mirrors"))
+	mirrors.Timeout = cfg.Engine.GitTimeout.Duration
 	par := cfg.Engine.Parallelism
 	if par == 0 {
 		par = runtime.NumCPU()
 	}
-	var eng pipeline.Engine = &local.Engine{
-		StateDir:    cfg.StateDir,
-		Mirrors:     mirrors,
-		Offered:     cfg.Engine.Features,
-		Parallelism: par,
-		OutputLimit: int64(cfg.Engine.OutputLimit),
-		PassEnv:     cfg.Engine.PassEnv,
-		Secrets:     secrets(cfg),
-		Log:         logger,
+	var eng pipeline.Engine
+	if cfg.Engine.Default == "local" {
+		sb, err := newSandbox(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if !sb.Enabled() {
+			logger.Warn("jobs run unsandboxed (engine.sandbox = \"off\"): every job can read the secrets and the state")
+		}
+		eng = &local.Engine{
+			StateDir:    cfg.StateDir,
+			Mirrors:     mirrors,
+			Offered:     cfg.Engine.Features,
+			Parallelism: par,
+			OutputLimit: int64(cfg.Engine.OutputLimit),
+			PassEnv:     cfg.Engine.PassEnv,
+			Secrets:     secrets(cfg),
+			Sandbox:     sb,
+			SandboxRO:   cfg.Engine.SandboxRO,
+			SandboxRW:   cfg.Engine.SandboxRW,
+			KeepFailed:  *cfg.Engine.KeepFailedWorktrees,
+			TargetLimit: int64(cfg.Engine.TargetLimit),
+			Log:         logger,
+		}
 	}
 	if cfg.Engine.Default == "hydra" {
 		h, err := hydraEngine(cfg, st, mirrors, logger)
@@ -136,23 +163,8 @@ func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage stri
 // can keep their values out of jobs. Unreadable files are skipped here; the
 // component that needs the secret reports the error.
 func secrets(cfg *config.Config) []string {
-	var files []string
-	if cfg.Hydra != nil {
-		files = append(files, cfg.Hydra.PasswordFile)
-	}
-	if cfg.GitHub != nil {
-		files = append(files, cfg.GitHub.TokenFile, cfg.GitHub.WebhookSecretFile)
-	}
-	if cfg.SMTP != nil {
-		files = append(files, cfg.SMTP.PasswordFile)
-	}
-	files = append(files, cfg.Artifacts.AccessKeyFile, cfg.Artifacts.SecretKeyFile, cfg.Web.OperatorTokenFile,
-		cfg.Notify.UnsubscribeSecret, cfg.Engine.BenchTokensFile)
 	var out []string
-	for _, f := range files {
-		if f == "" {
-			continue
-		}
+	for _, f := range secretFiles(cfg) {
 		if b, err := os.ReadFile(f); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if s := strings.TrimSpace(line); s != "" {
