@@ -50,6 +50,8 @@ type Engine struct {
 	OutputLimit  ByteSize `toml:"output_limit"`  // per-job log cap; default 64 MiB
 	// Bisect caps the downstream builds spent looking for a culprit; 0 means the default.
 	BisectLimit int `toml:"bisect_limit"`
+	// Attempts is how often a failing job that would blame someone runs in all before the verdict; 0 means 2.
+	Attempts int `toml:"attempts"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
 }

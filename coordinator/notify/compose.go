@@ -97,6 +97,8 @@ func subjectOf(e *store.Event, p *Payload) string {
 		s = target + ": benchmark regression"
 	case KindStagingFailed:
 		s = target + ": staging failed"
+	case KindFlaky:
+		s = target + ": flaky job (failed, then passed on the same revisions)"
 	default:
 		s = target + ": " + e.Kind
 	}
@@ -134,6 +136,8 @@ func headline(e *store.Event, p *Payload) string {
 		return target + ": a benchmark regressed."
 	case KindStagingFailed:
 		return target + ": staging failed."
+	case KindFlaky:
+		return target + ": a job FAILED and then PASSED on the same revisions: it is flaky. The run is green; nobody is blamed."
 	}
 	return target + ": " + e.Kind
 }

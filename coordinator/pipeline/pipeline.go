@@ -212,16 +212,21 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 	start := time.Now()
 	p.log().Info("run started", "run", run.ID, "stage", run.Stage, "candidate", cand.Short(), "jobs", len(plan.Jobs))
 	var execErr error
+	reportJob := func(r store.JobResult) {
+		r.RunID = run.ID
+		if err := p.Store.UpdateJob(context.WithoutCancel(ctx), &r); err != nil {
+			p.log().Error("recording job result", "err", err)
+		}
+		if p.OnJob != nil {
+			p.OnJob(run, r)
+		}
+	}
 	if len(plan.Jobs) > 0 {
-		execErr = p.Engine.Execute(ctx, plan, func(r store.JobResult) {
-			r.RunID = run.ID
-			if err := p.Store.UpdateJob(context.WithoutCancel(ctx), &r); err != nil {
-				p.log().Error("recording job result", "err", err)
-			}
-			if p.OnJob != nil {
-				p.OnJob(run, r)
-			}
-		})
+		execErr = p.Engine.Execute(ctx, plan, reportJob)
+	}
+	var flaky []string
+	if execErr == nil && ctx.Err() == nil {
+		flaky, execErr = p.retryFailures(ctx, cand, run, reportJob)
 	}
 	if ctx.Err() != nil {
 		// Interrupted. An operator's cancel stands; a shutdown's jobs run
@@ -244,6 +249,7 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		return nil, err
 	}
 	j := Judge(p.Cfg, cand, run, results)
+	markFlaky(&j, flaky)
 	if execErr != nil {
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = "engine: " + execErr.Error()
@@ -574,7 +580,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 	}
 	base := func() map[string]any {
 		m := map[string]any{"verdict": j.Verdict, "jobs": jobs, "summary": Summary(run.Stage, j)}
-		for _, k := range []string{"upstream", "downstream", "upstream_range", "downstream_range", "culprit", "failed_job", "reason", "failed_reason", "bisect"} {
+		for _, k := range []string{"upstream", "downstream", "upstream_range", "downstream_range", "culprit", "failed_job", "reason", "failed_reason", "bisect", "flaky", "culprit_unconfirmed"} {
 			if v, ok := j.Detail[k]; ok {
 				m[k] = v
 			}
@@ -586,7 +592,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 		return m
 	}
 	finished := p.runEvent(cand, run, "run-finished", base())
-	events := []store.Event{finished}
+	events := append([]store.Event{finished}, p.flakyEvents(cand, run, j, base)...)
 	// A PR's candidate says nothing about the target branches.
 	if cand.Origin == "pr" {
 		return events, nil, nil
@@ -644,6 +650,9 @@ func Summary(stage string, j Judgement) string {
 	d := j.Detail
 	switch j.Verdict {
 	case store.VerdictGreen:
+		if f, ok := d["flaky"].([]string); ok && len(f) > 0 {
+			return fmt.Sprintf("%s: green, flaky: %s failed then passed", stage, strings.Join(f, ", "))
+		}
 		return stage + ": green"
 	case store.VerdictIncompatible:
 		s := fmt.Sprintf("%s: %v is incompatible with %v", stage, d["downstream"], d["upstream"])
