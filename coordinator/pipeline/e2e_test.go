@@ -256,9 +256,13 @@ func TestUpstreamBreaksDownstream(t *testing.T) {
 		t.Fatalf("(f) culprit %v, want change 5 (%s)", culprit, revs[4])
 	}
 	probes := countRuns(t, e.store, "bisect") - before
-	// 8 commits: log2(8) = 3 downstream builds, one more at most for rounding.
-	if probes < 2 || probes > 4 {
-		t.Fatalf("(f) %d bisection probes for 8 commits, want about log2(8)=3", probes)
+	// 8 commits: the bad end re-tested, log2(8) = 3 downstream builds (one
+	// more at most for rounding), and the pair before and at the culprit again.
+	if probes < 5 || probes > 7 {
+		t.Fatalf("(f) %d bisection probes for 8 commits, want 1 + about log2(8)=3 + 2", probes)
+	}
+	if b := run.Detail["bisect"].(map[string]any); b["confirmed"] != true {
+		t.Fatalf("(f) culprit not confirmed: %v", b)
 	}
 	if rng := run.Detail["upstream_range"].(map[string]any); rng["from"] != lastGood || int(rng["count"].(float64)) != 8 {
 		t.Fatalf("(f) range %v", rng)
