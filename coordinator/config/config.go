@@ -113,8 +113,9 @@ type Web struct {
 
 // Notify tunes e-mail.
 type Notify struct {
-	OutboxDir         string `toml:"outbox_dir"` // default <state_dir>/outbox
-	UnsubscribeSecret string `toml:"unsubscribe_secret_file"`
+	OutboxDir         string   `toml:"outbox_dir"` // default <state_dir>/outbox
+	UnsubscribeSecret string   `toml:"unsubscribe_secret_file"`
+	Operators         []string `toml:"operators"` // addresses told of adapter errors (configuration, not code)
 }
 
 // Load reads the configuration file, then every adapter it names, and checks

@@ -97,6 +97,8 @@ func subjectOf(e *store.Event, p *Payload) string {
 		s = target + ": benchmark regression"
 	case KindStagingFailed:
 		s = target + ": staging failed"
+	case KindAdapterError:
+		s = target + ": adapter error: " + p.FailedJob + " cannot run"
 	case KindFlaky:
 		s = target + ": flaky job (failed, then passed on the same revisions)"
 	default:
@@ -136,6 +138,8 @@ func headline(e *store.Event, p *Payload) string {
 		return target + ": a benchmark regressed."
 	case KindStagingFailed:
 		return target + ": staging failed."
+	case KindAdapterError:
+		return target + ": ADAPTER ERROR: the command of " + p.FailedJob + " was not found or is not executable. This is the adapter's configuration, not the component's code."
 	case KindFlaky:
 		return target + ": a job FAILED and then PASSED on the same revisions: it is flaky. The run is green; nobody is blamed."
 	}

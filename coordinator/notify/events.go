@@ -16,6 +16,7 @@ const (
 	KindBenchRegress   = "bench-regression"
 	KindStagingFailed  = "staging-failed"
 	KindFlaky          = "flaky"
+	KindAdapterError   = "adapter-error" // sent to [notify] operators, not subscribable
 	KindRunStarted     = "run-started"
 	KindRunFinished    = "run-finished"
 	classHealth        = "health"

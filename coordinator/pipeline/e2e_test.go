@@ -279,8 +279,9 @@ func countRuns(t *testing.T, st *store.Store, kind string) int {
 	return len(runs)
 }
 
-// (e) A job over its timeout is an infrastructure error naming the timeout.
-func TestJobTimeoutIsInfraError(t *testing.T) {
+// (e) A job over its timeout is a failure of the candidate: verdict timeout,
+// naming the timeout.
+func TestJobTimeoutIsTimeoutVerdict(t *testing.T) {
 	dir := t.TempDir()
 	adapters := map[string]string{}
 	for name, body := range slimAdapters {
@@ -296,8 +297,8 @@ timeout = "1s"`, 1)
 	}
 	e := newEnv(t, adapters)
 	run := e.once()
-	if run.Verdict != store.VerdictInfraError {
-		t.Fatalf("verdict %s, want infra-error", run.Verdict)
+	if run.Verdict != store.VerdictTimeout {
+		t.Fatalf("verdict %s, want timeout", run.Verdict)
 	}
 	reason, _ := run.Detail["reason"].(string)
 	if !strings.Contains(reason, "timed out after 1s") || !strings.Contains(reason, "merkletree:test") {

@@ -123,3 +123,16 @@ func (p *Pipeline) flakyEvents(cand *store.Candidate, run *store.Run, j Judgemen
 	}
 	return out
 }
+
+// adapterErrorEvent is the `adapter-error` event of a run whose job command
+// could not run at all: news for the operators, not the component's developers.
+func (p *Pipeline) adapterErrorEvent(cand *store.Candidate, run *store.Run, j Judgement, base func() map[string]any) []store.Event {
+	if j.Verdict != store.VerdictAdapterError {
+		return nil
+	}
+	comp, _ := j.Detail["component"].(string)
+	e := p.runEvent(cand, run, "adapter-error", base())
+	e.Key = fmt.Sprintf("adapter-error:%s:%d", comp, run.ID)
+	e.Component, e.Branch = comp, cand.Revisions[comp].Branch
+	return []store.Event{e}
+}

@@ -310,7 +310,7 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 		}
 		byComp[job.Component] = append(byComp[job.Component], r)
 	}
-	var infra, notAccepted, waiting, cancelled *store.JobResult
+	var infra, notAccepted, waiting, cancelled, timedOut, adapterErr *store.JobResult
 	for _, c := range cfg.Order() {
 		rs := byComp[c]
 		if len(rs) == 0 {
@@ -332,7 +332,15 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 			case store.JobNotAccept:
 				notAccepted = firstOf(notAccepted, r)
 				state = "red"
-			case store.JobTimeout, store.JobError:
+			case store.JobTimeout:
+				timedOut = firstOf(timedOut, r)
+				state = "red"
+			case store.JobAdapterErr:
+				adapterErr = firstOf(adapterErr, r)
+				if state == store.VerdictGreen {
+					state = ""
+				}
+			case store.JobError:
 				infra = firstOf(infra, r)
 				if state == store.VerdictGreen {
 					state = ""
@@ -361,6 +369,16 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = infra.Job + ": " + infra.Reason
 		j.Detail["failed_job"] = infra.Job
+	case adapterErr != nil:
+		j.Verdict = store.VerdictAdapterError
+		j.Detail["reason"] = adapterErr.Job + ": " + adapterErr.Reason
+		j.Detail["failed_job"] = adapterErr.Job
+		j.Detail["component"] = cfg.JobsByID[adapterErr.Job].Component
+	case timedOut != nil:
+		j.Verdict = store.VerdictTimeout
+		j.Detail["reason"] = timedOut.Job + ": " + timedOut.Reason
+		j.Detail["failed_job"] = timedOut.Job
+		j.Detail["component"] = cfg.JobsByID[timedOut.Job].Component
 	case notAccepted != nil:
 		j.Verdict = store.VerdictNotAccepted
 		j.Detail["reason"] = notAccepted.Reason
@@ -593,6 +611,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 	}
 	finished := p.runEvent(cand, run, "run-finished", base())
 	events := append([]store.Event{finished}, p.flakyEvents(cand, run, j, base)...)
+	events = append(events, p.adapterErrorEvent(cand, run, j, base)...)
 	// A PR's candidate says nothing about the target branches.
 	if cand.Origin == "pr" {
 		return events, nil, nil

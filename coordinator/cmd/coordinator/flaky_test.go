@@ -40,7 +40,11 @@ type flakyEnv struct {
 	up               *fixture.Repo
 }
 
-func newFlakyEnv(t *testing.T) *flakyEnv {
+func newFlakyEnv(t *testing.T) *flakyEnv { return newStoryEnv(t, "", "") }
+
+// newStoryEnv is newFlakyEnv with the downstream test's command replaced
+// (when testCmd is not empty) and extra configuration text appended.
+func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 	t.Helper()
 	fixture.RequireCargo(t)
 	e := &flakyEnv{t: t, bin: buildBinary(t), dir: t.TempDir()}
@@ -76,6 +80,9 @@ needs = ["build", "merkletree:test"]
 command = "sh %s %s %s && cargo test --workspace"
 `, script, e.counter, e.pattern),
 	}
+	if testCmd != "" {
+		adapters["rust-fil-proofs"] = strings.Replace(adapters["rust-fil-proofs"], fmt.Sprintf("sh %s %s %s && cargo test --workspace", script, e.counter, e.pattern), testCmd, 1)
+	}
 	for name, body := range adapters {
 		d := filepath.Join(e.dir, "adapters", name)
 		os.MkdirAll(d, 0o755)
@@ -88,7 +95,7 @@ adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 repo = %q
 [components.rust-fil-proofs]
 repo = %q
-`, e.up.URL(), down.URL())), 0o644)
+%s`, e.up.URL(), down.URL(), extraCfg)), 0o644)
 	return e
 }
 
@@ -286,5 +293,54 @@ func TestFlakyTestDuringBisectionNamesNoCulprit(t *testing.T) {
 	b, _ = run.Detail["bisect"].(map[string]any)
 	if b["confirmed"] != true || run.Detail["culprit_unconfirmed"] != nil {
 		t.Fatalf("culprit not confirmed: %v", b)
+	}
+}
+
+// A downstream test that hangs: verdict timeout, red (the target's state),
+// reported, and e-mailed to the component's subscribers as a failure.
+func TestHangingTestIsTimeoutVerdict(t *testing.T) {
+	e := newStoryEnv(t, "sleep 60\"\ntimeout = \"1s", "") // the command, then a 1 s timeout
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	run := e.once(exitGate)
+	if run.Verdict != store.VerdictTimeout {
+		t.Fatalf("verdict %s, want timeout; detail %v", run.Verdict, run.Detail)
+	}
+	if r, _ := run.Detail["reason"].(string); !strings.Contains(r, "rust-fil-proofs:test") || !strings.Contains(r, "timed out after 1s") {
+		t.Fatalf("reason %q does not name the job and its timeout", r)
+	}
+	st := e.open()
+	state, err := st.TargetStateOf(context.Background(), "rust-fil-proofs", "master", "forge")
+	st.Close()
+	if err != nil || state != "red" {
+		t.Fatalf("target state %q %v, want red", state, err)
+	}
+	mails := e.mail()
+	if len(mails) != 1 || mails[0].Recipient != "dev@example.org" || !strings.Contains(string(mails[0].Body), "timed out") {
+		t.Fatalf("want one e-mail to dev@example.org about the timeout, got %d", len(mails))
+	}
+}
+
+// A job command that does not exist (exit 127): an adapter error, e-mailed to
+// the operators and not to the component's developers.
+func TestMissingCommandIsAdapterErrorToOperators(t *testing.T) {
+	e := newStoryEnv(t, "cargo-tset --workspace", "[notify]\noperators = [\"ops@example.org\"]\n")
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "*"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	run := e.once(exitGate)
+	if run.Verdict != store.VerdictAdapterError {
+		t.Fatalf("verdict %s, want adapter-error; detail %v", run.Verdict, run.Detail)
+	}
+	if r, _ := run.Detail["reason"].(string); !strings.Contains(r, "exit status 127") || !strings.Contains(r, "jobs.test.command") {
+		t.Fatalf("reason %q", r)
+	}
+	mails := e.mail()
+	if len(mails) != 1 || mails[0].Recipient != "ops@example.org" || !strings.Contains(mails[0].Subject, "adapter error") {
+		for _, m := range mails {
+			t.Logf("mail to %s: %s", m.Recipient, m.Subject)
+		}
+		t.Fatalf("want exactly one adapter-error e-mail, to ops@example.org; got %d", len(mails))
 	}
 }
