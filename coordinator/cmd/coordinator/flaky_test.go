@@ -344,3 +344,32 @@ func TestMissingCommandIsAdapterErrorToOperators(t *testing.T) {
 		t.Fatalf("want exactly one adapter-error e-mail, to ops@example.org; got %d", len(mails))
 	}
 }
+
+// With retries off (engine.attempts = 1), a test that fails twice and then
+// passes gets through the bad end's re-test and bisection names the newest
+// commit, but the confirmation runs (the pair before it passes, the pair at it
+// passes too) do not confirm it: the culprit is reported as unconfirmed.
+func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
+	e := newStoryEnv(t, "", "[engine]\nattempts = 1\n")
+	if run := e.once(exitOK); run.Verdict != store.VerdictGreen {
+		t.Fatalf("first pass: %s %v", run.Verdict, run.Detail)
+	}
+	var revs []string
+	for i := 1; i <= 2; i++ {
+		revs = append(revs, e.up.Commit(fmt.Sprintf("clean change %d", i), map[string]string{fmt.Sprintf("notes/%d.txt", i): "clean\n"}))
+	}
+	// The run fails, the bad end's re-test fails, then every run passes.
+	e.flake("FFPPPPPPPP")
+	run := e.once(exitGate)
+	if run.Verdict != store.VerdictIncompatible {
+		t.Fatalf("verdict %s, want incompatible; detail %v", run.Verdict, run.Detail)
+	}
+	c, _ := run.Detail["culprit"].(map[string]any)
+	b, _ := run.Detail["bisect"].(map[string]any)
+	if c["rev"] != revs[1] || run.Detail["culprit_unconfirmed"] != true || b["confirmed"] != false {
+		t.Fatalf("culprit %v unconfirmed=%v bisect %v: want change 2, reported unconfirmed", c, run.Detail["culprit_unconfirmed"], b)
+	}
+	if r, _ := b["result"].(string); !strings.Contains(r, "NOT confirmed") {
+		t.Fatalf("bisect result %q does not say the culprit is unconfirmed", r)
+	}
+}
