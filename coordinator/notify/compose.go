@@ -230,7 +230,11 @@ func (c *composer) text(ctx context.Context, e *store.Event, p *Payload, rcpt st
 	}
 	b.WriteString("\n")
 	if p.Culprit != nil && p.Culprit.Rev != "" {
-		fmt.Fprintf(&b, "Culprit (found by bisection): %s %s (%s)\n\n", p.Culprit.Rev, oneLine(p.Culprit.Subject), oneLine(p.Culprit.Author))
+		how := "found by bisection"
+		if p.CulpritUnconfirmed {
+			how = "found by bisection, NOT CONFIRMED: re-running the pair before it and at it did not reproduce; a flaky test may be involved"
+		}
+		fmt.Fprintf(&b, "Culprit (%s): %s %s (%s)\n\n", how, p.Culprit.Rev, oneLine(p.Culprit.Subject), oneLine(p.Culprit.Author))
 	}
 	writeRange(&b, "Upstream "+orDefault(p.Upstream, "")+" since the last compatible pair", p.UpstreamRange)
 	writeRange(&b, "Downstream "+e.Component+" since the last green run", p.DownstreamRange)

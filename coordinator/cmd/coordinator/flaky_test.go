@@ -372,4 +372,11 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	if r, _ := b["result"].(string); !strings.Contains(r, "NOT confirmed") {
 		t.Fatalf("bisect result %q does not say the culprit is unconfirmed", r)
 	}
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	mails := e.mail()
+	if len(mails) != 1 || !strings.Contains(string(mails[0].Body), "NOT CONFIRMED") {
+		t.Fatalf("want one incompatible e-mail saying the culprit is not confirmed, got %d", len(mails))
+	}
 }
