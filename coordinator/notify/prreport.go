@@ -105,7 +105,7 @@ func statusOf(kind string, pl *Payload) (state, desc string) {
 		state = "success"
 	case store.VerdictWaiting:
 		state = "pending"
-	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted:
+	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted, store.VerdictTimeout:
 		state = "failure"
 	case store.VerdictInfraError:
 		state = "error"

@@ -480,7 +480,8 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 	v := &HistoryView{Filter: f, Total: total, Page: page, Pages: max(1, (total+historyPageSize-1)/historyPageSize),
 		Stages: append(slices.Clone(config.Stages), "stamp"), Components: s.cfg.Order(),
 		Verdicts: []string{store.VerdictGreen, store.VerdictFailed, store.VerdictUpstreamBroken, store.VerdictIncompatible,
-			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled}}
+			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled,
+			store.VerdictTimeout, store.VerdictAdapterError}}
 	for _, run := range runs {
 		rv, _ := s.runView(ctx, run, false)
 		v.Runs = append(v.Runs, rv)

@@ -468,6 +468,10 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 		if errors.As(err, &ee) {
 			res.ExitCode = ee.ExitCode()
 			res.Reason = fmt.Sprintf("exit status %d", res.ExitCode)
+			if res.ExitCode == 126 || res.ExitCode == 127 {
+				res.State = store.JobAdapterErr
+				res.Reason = adapterErrorReason(j, res.ExitCode)
+			}
 		} else {
 			res.Reason = err.Error()
 		}
@@ -623,4 +627,15 @@ func (e *Engine) scrub(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// adapterErrorReason explains exit 126/127 of sh -c: the adapter's command
+// was not found or is not executable, which is its configuration, not the
+// component's code.
+func adapterErrorReason(j *config.Job, code int) string {
+	what := "command not found"
+	if code == 126 {
+		what = "command not executable"
+	}
+	return fmt.Sprintf("adapter error: exit status %d (%s): fix jobs.%s.command in the %s adapter", code, what, j.Name, j.Component)
 }
