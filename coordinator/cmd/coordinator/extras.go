@@ -19,7 +19,6 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/artifacts"
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
-	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
 	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"github.com/ironworks-ci/ironworks/coordinator/notify"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
@@ -33,35 +32,20 @@ type services struct {
 	artifacts artifacts.Store
 	notify    *notify.Service
 	github    *forge.Client // nil without [github] token_file
+	staging   *stagingFlow
 	loops     []func(context.Context)
 }
 
 // addExtras opens the artifact store, the notifiers and the bench queue, and
 // mounts their handlers on the web server.
 func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipeline.Pipeline, opts *web.Options, logger *log.Logger) (*services, error) {
-	key, err := stateKey(cfg.StateDir, "artifact-links.key")
+	n, flow, err := openNotifiers(ctx, cfg, st, p, logger)
 	if err != nil {
 		return nil, err
 	}
-	arts, err := artifacts.FromConfig(ctx, cfg, key)
-	if err != nil {
-		return nil, fmt.Errorf("artifacts: %w", err)
-	}
-	if eng, ok := p.Engine.(*local.Engine); ok {
-		eng.Artifacts = arts
-	}
+	arts, svc := n.artifacts, n.notify
 	if f, ok := arts.(*artifacts.FS); ok {
 		opts.Extra["/artifacts/"] = f.Handler()
-	}
-	var gh *forge.Client
-	if cfg.GitHub != nil && cfg.GitHub.TokenFile != "" {
-		if gh, err = forge.NewFromConfig(cfg.GitHub); err != nil {
-			return nil, err
-		}
-	}
-	svc, err := notify.NewService(ctx, cfg, st, gh, arts, logger)
-	if err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
 	}
 	operator := func(r *http.Request) bool {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -78,7 +62,7 @@ func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipe
 		}
 		opts.Extra["/api/bench/"] = benchqueue.New(st).Handler(tokens, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	}
-	s := &services{artifacts: arts, notify: svc, github: gh}
+	s := &services{artifacts: arts, notify: svc, github: n.github, staging: flow}
 	s.loops = append(s.loops,
 		func(ctx context.Context) {
 			if err := svc.Run(ctx); err != nil {
