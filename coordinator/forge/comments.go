@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v66/github"
 )
@@ -32,25 +33,45 @@ func (c *Client) UpsertComment(ctx context.Context, owner, repo string, pr int, 
 		}
 		// Deleted by someone: find another or start anew.
 	}
-	id, existing, err := c.findComment(ctx, owner, repo, pr, marker)
-	if err != nil {
-		return 0, err
-	}
-	if id != 0 {
-		if existing == full {
+	// A create is never repeated blindly: its answer may be lost after
+	// GitHub made the comment, so every attempt looks for the marker first.
+	var err error
+	for attempt := 0; attempt < createAttempts; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(time.Duration(attempt) * time.Second):
+			}
+		}
+		id, existing, ferr := c.findComment(ctx, owner, repo, pr, marker)
+		if ferr != nil {
+			return 0, ferr
+		}
+		if id != 0 {
+			if existing == full {
+				return id, nil
+			}
+			if _, _, err := c.GH.Issues.EditComment(ctx, owner, repo, id, &github.IssueComment{Body: github.String(full)}); err != nil {
+				return 0, fmt.Errorf("github: edit comment %d on %s/%s#%d: %w", id, owner, repo, pr, err)
+			}
 			return id, nil
 		}
-		if _, _, err := c.GH.Issues.EditComment(ctx, owner, repo, id, &github.IssueComment{Body: github.String(full)}); err != nil {
-			return 0, fmt.Errorf("github: edit comment %d on %s/%s#%d: %w", id, owner, repo, pr, err)
+		var cm *github.IssueComment
+		cm, _, err = c.GH.Issues.CreateComment(withoutRetry(ctx), owner, repo, pr, &github.IssueComment{Body: github.String(full)})
+		if err == nil {
+			return cm.GetID(), nil
 		}
-		return id, nil
+		if Permanent(err) {
+			break
+		}
 	}
-	cm, _, err := c.GH.Issues.CreateComment(ctx, owner, repo, pr, &github.IssueComment{Body: github.String(full)})
-	if err != nil {
-		return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, err)
-	}
-	return cm.GetID(), nil
+	return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, err)
 }
+
+// createAttempts bounds the look-then-create rounds of one UpsertComment;
+// what is still missing after them is retried by the reporter's next round.
+const createAttempts = 4
 
 func (c *Client) findComment(ctx context.Context, owner, repo string, pr int, marker string) (int64, string, error) {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}

@@ -152,6 +152,9 @@ func TestRunOnceDelivers(t *testing.T) {
 	}
 	broken := repo.Commit("break it", map[string]string{"ok.txt": "no\n"})
 	prs.AddPR(githubtest.PR{Repo: "o/app", Number: 7, HeadSHA: broken})
+	// The comment is made but its answer lost, after a secondary rate limit.
+	prs.LoseCommentAnswers(1)
+	prs.SecondaryLimit(1)
 	if code, out := runOnce(t, bin, cfg); code != exitGate {
 		t.Fatalf("broken pass: exit %d, want %d\n%s", code, exitGate, out)
 	}
@@ -180,6 +183,14 @@ func TestRunOnceDelivers(t *testing.T) {
 	if len(comments) != 1 || !strings.Contains(comments[0].Body, "forge") || !strings.Contains(comments[0].Body, "failure") {
 		t.Fatalf("want one comment with the failed forge stage, got %+v", comments)
 	}
+	if n := prs.Calls("create-comment"); n != 1 {
+		t.Fatalf("%d comment creations, want 1: the lost answer must be followed by a look, not a second POST", n)
+	}
+	for _, want := range []string{"forge", "failure", "app:check", "[log](https://ci.example.org/artifacts/"} {
+		if !strings.Contains(comments[0].Body, want) {
+			t.Errorf("comment lacks %q:\n%s", want, comments[0].Body)
+		}
+	}
 
 	fixed := repo.Commit("fix it", map[string]string{"ok.txt": "ok\n"})
 	prs.AddPR(githubtest.PR{Repo: "o/app", Number: 7, HeadSHA: fixed, Commits: []string{broken, fixed}})
@@ -198,6 +209,9 @@ func TestRunOnceDelivers(t *testing.T) {
 	comments = prs.Comments("o/app", 7)
 	if len(comments) != 1 || comments[0].Edits == 0 || !strings.Contains(comments[0].Body, "success") {
 		t.Fatalf("want the one comment edited to success, got %+v", comments)
+	}
+	if n := prs.Calls("create-comment"); n != 1 {
+		t.Fatalf("%d comment creations after the fix, want still 1", n)
 	}
 }
 
