@@ -616,7 +616,9 @@ func (p *Pipeline) runEvent(cand *store.Candidate, run *store.Run, kind string, 
 	if cand.PR != 0 {
 		payload["pr"] = cand.PR
 	}
-	return store.Event{Key: fmt.Sprintf("%s:%d", kind, run.ID), Kind: kind, Candidate: cand.ID, RunID: run.ID, Payload: payload}
+	e := store.Event{Key: fmt.Sprintf("%s:%d", kind, run.ID), Kind: kind, Candidate: cand.ID, RunID: run.ID, Payload: payload}
+	e.Component, e.Branch = p.subject(cand)
+	return e
 }
 
 // events builds the run-finished event and, for state changes of targets, the

@@ -54,8 +54,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	if err != nil {
 		return nil, err
 	}
-	acts.staging = newStagingFlow(p, cfg, svcs.github, logger)
-	p.OnFinish = acts.staging.onFinish
+	acts.staging = svcs.staging
 	srv, err := web.New(opts)
 	if err != nil {
 		return nil, err
