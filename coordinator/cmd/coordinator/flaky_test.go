@@ -48,9 +48,13 @@ func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 	t.Helper()
 	fixture.RequireCargo(t)
 	e := &flakyEnv{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	e.counter = filepath.Join(e.dir, "flaky-counter")
-	e.pattern = filepath.Join(e.dir, "flaky-pattern")
-	script := filepath.Join(e.dir, "flaky.sh")
+	// The flaky script's counter lives outside the worktree (a fresh checkout
+	// must not reset it), in a folder shown to the sandboxed jobs.
+	flaky := filepath.Join(e.dir, "flaky")
+	os.MkdirAll(flaky, 0o755)
+	e.counter = filepath.Join(flaky, "counter")
+	e.pattern = filepath.Join(flaky, "pattern")
+	script := filepath.Join(flaky, "flaky.sh")
 	os.WriteFile(script, []byte(flakyScript), 0o755)
 	e.up = fixture.Merkletree(t, filepath.Join(e.dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(e.dir, "src", "rust-fil-proofs"))
@@ -95,7 +99,9 @@ adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 repo = %q
 [components.rust-fil-proofs]
 repo = %q
-%s`, e.up.URL(), down.URL(), extraCfg)), 0o644)
+[engine]
+sandbox_rw = [%q]
+%s`, e.up.URL(), down.URL(), flaky, strings.TrimPrefix(extraCfg, "[engine]\n"))), 0o644)
 	return e
 }
 
@@ -358,6 +364,10 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		revs = append(revs, e.up.Commit(fmt.Sprintf("clean change %d", i), map[string]string{fmt.Sprintf("notes/%d.txt", i): "clean\n"}))
 	}
+	// Subscribed before the pass: run --once delivers what it produced.
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
 	// The run fails, the bad end's re-test fails, then every run passes.
 	e.flake("FFPPPPPPPP")
 	run := e.once(exitGate)
@@ -371,9 +381,6 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	}
 	if r, _ := b["result"].(string); !strings.Contains(r, "NOT confirmed") {
 		t.Fatalf("bisect result %q does not say the culprit is unconfirmed", r)
-	}
-	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
-		t.Fatalf("subscribe: %d %s", code, out)
 	}
 	mails := e.mail()
 	if len(mails) != 1 || !strings.Contains(string(mails[0].Body), "NOT CONFIRMED") {
