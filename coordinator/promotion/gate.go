@@ -1,7 +1,7 @@
 // Package promotion decides from Hydra's evidence whether a candidate passed
-// a stage, and records promotions: only forward (in candidate creation
-// order), never twice, always with the evidence (eval and build ids,
-// benchmark report ids).
+// a stage: the stage's gate aggregate and every gating job finished
+// successfully now. The pipeline records the promotion (store.Promote: only
+// forward, never twice, with this evidence).
 package promotion
 
 import (
@@ -126,16 +126,4 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 		ev["benchmark_reports"] = ids
 	}
 	return &Decision{Promote: true, Reason: fmt.Sprintf("gate build %d of Hydra eval %d succeeded", gate, rec.EvalID), Evidence: ev}, nil
-}
-
-// Record stores a positive decision as the promotion of c at stage with a
-// "promotion" event; it returns false when c was already promoted there. It
-// refuses (store.ErrBackwards) to move a stage back to an older candidate.
-func Record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *Decision) (bool, error) {
-	if !d.Promote {
-		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
-	}
-	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
-		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
-	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

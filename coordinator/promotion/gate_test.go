@@ -3,6 +3,7 @@ package promotion_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,11 +64,11 @@ func TestGreenEvalPromoted(t *testing.T) {
 	if d.Evidence["hydra_eval"].(int64) == 0 || d.Evidence["gate_build"].(int64) == 0 || len(d.Evidence["builds"].(map[string]int64)) != 2 {
 		t.Errorf("evidence %v", d.Evidence)
 	}
-	ok, err := promotion.Record(ctx, st, "forge", c, runID, d)
+	ok, err := record(ctx, st, "forge", c, runID, d)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, _ := promotion.Record(ctx, st, "forge", c, runID, d); ok {
+	if ok, _ := record(ctx, st, "forge", c, runID, d); ok {
 		t.Error("promoted twice")
 	}
 	p, err := st.Promotion(ctx, c.ID, "forge")
@@ -128,7 +129,7 @@ func TestNeverBackwards(t *testing.T) {
 	if err != nil || !d.Promote {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if _, err := promotion.Record(ctx, st, "forge", newer, runID, d); err != nil {
+	if _, err := record(ctx, st, "forge", newer, runID, d); err != nil {
 		t.Fatal(err)
 	}
 	d, err = g.Decide(ctx, "forge", old, jobs)
@@ -151,7 +152,18 @@ func TestNoEvalRecorded(t *testing.T) {
 	if err != nil || d.Promote || !strings.Contains(d.Reason, "no Hydra evaluation") {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if _, err := promotion.Record(context.Background(), st, "forge", c, 0, d); err == nil {
+	if _, err := record(context.Background(), st, "forge", c, 0, d); err == nil {
 		t.Error("recorded a refusal")
 	}
+}
+
+// record stores a positive decision as the pipeline does: the promotion
+// with its evidence and a "promotion" event.
+func record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *promotion.Decision) (bool, error) {
+	if !d.Promote {
+		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
+	}
+	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
+		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
+	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

@@ -100,7 +100,7 @@ func (w *world) passStage(t *testing.T, stage string) *promotion.Decision {
 	if !d.Promote {
 		t.Fatalf("%s not promoted: %s", stage, d.Reason)
 	}
-	if _, err := promotion.Record(ctx, w.st, stage, w.cand, run.ID, d); err != nil {
+	if _, err := record(ctx, w.st, stage, w.cand, run.ID, d); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -305,4 +305,15 @@ func releaseRefs(w *world) int {
 		}
 	}
 	return n
+}
+
+// record stores a positive decision as the pipeline does: the promotion
+// with its evidence and a "promotion" event.
+func record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *promotion.Decision) (bool, error) {
+	if !d.Promote {
+		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
+	}
+	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
+		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
+	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

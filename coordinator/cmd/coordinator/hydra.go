@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/charmbracelet/log"
@@ -11,6 +12,8 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
 	hydraclient "github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/metrics"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/promotion"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -33,4 +36,34 @@ func hydraEngine(cfg *config.Config, st *store.Store, mirrors *source.Mirrors, l
 		return nil, err
 	}
 	return hydra.FromConfig(cfg, hc, gh, st, mirrors, logger)
+}
+
+// addHydraGates makes every stage's promotion on Hydra wait for
+// promotion.Gate: the stage's gate aggregate and each gating job finished
+// successfully now (a restarted gate that re-finished failed refuses).
+func addHydraGates(p *pipeline.Pipeline, eng pipeline.Engine) {
+	h, ok := eng.(*hydra.Engine)
+	if !ok {
+		return
+	}
+	g := &hydraGate{g: &promotion.Gate{Hydra: h.Client(), Store: p.Store, System: h.System()}, cfg: p.Cfg}
+	for _, stage := range config.Stages {
+		p.Gates[stage] = append(p.Gates[stage], g)
+	}
+}
+
+type hydraGate struct {
+	g   *promotion.Gate
+	cfg *config.Config
+}
+
+func (g *hydraGate) Check(ctx context.Context, cand *store.Candidate, stage string) (pass, pending bool, evidence map[string]any, err error) {
+	d, err := g.g.Decide(ctx, stage, cand, g.cfg.StageJobs(stage))
+	if err != nil {
+		return false, false, nil, err
+	}
+	if !d.Promote {
+		return false, false, map[string]any{"hydra_gate": d.Reason}, nil
+	}
+	return true, false, d.Evidence, nil
 }

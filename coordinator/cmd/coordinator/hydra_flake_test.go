@@ -129,6 +129,15 @@ token_file = %q
 	if err != nil || rec.State != "evaluated" || rec.GateBuild == 0 || len(rec.Builds) == 0 {
 		t.Fatalf("forge eval record %+v %v", rec, err)
 	}
+	// The promotion carries Hydra's evidence, decided by promotion.Gate.
+	proms, err := st.Promotions(context.Background(), "forge")
+	if err != nil || len(proms) != 1 {
+		t.Fatalf("forge promotions %v %v", proms, err)
+	}
+	ev := proms[0].Evidence
+	if fmt.Sprint(ev["hydra_eval"]) != fmt.Sprint(rec.EvalID) || fmt.Sprint(ev["gate_build"]) != fmt.Sprint(rec.GateBuild) || ev["lock_commit"] != rec.LockCommit {
+		t.Errorf("promotion evidence %v, want eval %d gate %d lock %s", ev, rec.EvalID, rec.GateBuild, rec.LockCommit)
+	}
 	st.Close()
 
 	// The upstream breaks its API: Hydra's build of rust-fil-proofs against it

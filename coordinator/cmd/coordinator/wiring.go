@@ -98,6 +98,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 			return tail(local.LogPath(cfg.StateDir, runID, job), lines)
 		},
 	}
+	addHydraGates(p, eng)
 	q := benchqueue.New(st)
 	for _, stage := range config.Stages {
 		if len(benchEntries(cfg, stage)) > 0 {

@@ -217,3 +217,9 @@ func (e *Engine) sleep(ctx context.Context) error {
 		return nil
 	}
 }
+
+// Client is the engine's Hydra client.
+func (e *Engine) Client() *hydra.Client { return e.o.Hydra }
+
+// System is the Nix system of the engine's job names.
+func (e *Engine) System() string { return e.o.System }

@@ -3,6 +3,7 @@ package hydraengine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
+	"github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -402,5 +404,95 @@ func TestParseJobsets(t *testing.T) {
 		if _, err := hydraengine.ParseJobsets([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A lock branch carries main's current tree: a fix of the flake on main
+// reaches the next lock commit even for the same candidate, and a lost answer
+// on the ref update is recognised by the tree on retry (no second commit).
+func TestLockBranchFollowsMain(t *testing.T) {
+	r, st := setup(t)
+	e := r.Engine(t, hydraengine.Options{Store: st})
+	c := candidate(t, st, strings.Repeat("3", 40))
+	ctx := context.Background()
+	first, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")})
+	if err != nil || !changed {
+		t.Fatalf("first write: %v changed=%v", err, changed)
+	}
+	fix := r.GitHub.CommitTo(r.LockRepo, "main", "fix the flake", map[string]string{"nix/lib/fix.nix": "{ }\n"})
+	// The ref update takes effect but its answer is lost, twice more than
+	// the client retries: the write fails; the next one finds it done.
+	r.GitHub.LoseNextAnswers(3, "PATCH /repos/{o}/{r}/git/refs")
+	if _, _, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")}); err == nil {
+		t.Fatal("lost answers were not reported")
+	}
+	second, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")})
+	if err != nil || changed {
+		t.Fatalf("retry after the lost answer: %v changed=%v (want the commit found, not made again)", err, changed)
+	}
+	if n := r.GitHub.Count("PATCH /repos/{o}/{r}/git/refs/{ref...}"); n != 3 {
+		t.Errorf("ref updates = %d, want 3 (one attempt and two client retries)", n)
+	}
+	info := r.GitHub.CommitInfo(r.LockRepo, second)
+	if second == first || len(info.Parents) != 1 || info.Parents[0] != first {
+		t.Fatalf("lock commits %s then %s (parents %v): want one new commit on the first", first, second, info.Parents)
+	}
+	tree := r.GitHub.Tree(r.LockRepo, second)
+	for _, p := range []string{"nix/lib/fix.nix", "flake.nix", hydraengine.LockPath("forge"), hydraengine.JobsetPath, hydraengine.CargoLockPath("merkletree")} {
+		if _, ok := tree[p]; !ok {
+			t.Errorf("lock commit lacks %s", p)
+		}
+	}
+	if string(tree[hydraengine.JobsetPath]) != "{\"stages\":[\"forge\"]}\n" {
+		t.Errorf("jobset.json = %q", tree[hydraengine.JobsetPath])
+	}
+	lock, err := hydraengine.ParseLock(tree[hydraengine.LockPath("forge")])
+	if err != nil || lock.Components["merkletree"].CargoLock != "cargo/merkletree.lock" {
+		t.Fatalf("lock %+v %v", lock, err)
+	}
+	_ = fix
+	// Same candidate, same main: no commit.
+	if third, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")}); err != nil || changed || third != second {
+		t.Fatalf("unchanged write: %s changed=%v %v", third, changed, err)
+	}
+}
+
+func FuzzParseLock(f *testing.F) {
+	f.Add([]byte(`{"stage":"forge","candidate":"c","updatedAt":"x","components":{"m":{"repo":"r","rev":"` + strings.Repeat("a", 40) + `"}}}`))
+	f.Add([]byte(`{"stage":"forge","components":{"m":{"repo":"r","rev":"master"}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := hydraengine.ParseLock(b)
+		if err != nil {
+			return
+		}
+		again, err := hydraengine.ParseLock(l.Marshal())
+		if err != nil || !again.Equivalent(l) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// A wrong Hydra password ends the run at once as an infrastructure error
+// naming the login, not after the eval deadline.
+func TestWrongPasswordEndsRun(t *testing.T) {
+	r, st := setup(t)
+	if err := os.WriteFile(r.PWFile, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := r.Engine(t, hydraengine.Options{Store: st, EvalDeadline: time.Minute})
+	var res results
+	start := time.Now()
+	err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("4", 40))), res.report)
+	if !errors.Is(err, hydra.ErrLogin) || time.Since(start) > 10*time.Second {
+		t.Fatalf("err = %v after %s, want ErrLogin at once", err, time.Since(start))
+	}
+	if got := res.get("merkletree:build"); got.State != store.JobError || !strings.Contains(got.Reason, "login") {
+		t.Errorf("%+v", got)
+	}
+	if n := r.Hydra.Count("POST /login"); n != 1 {
+		t.Errorf("logins = %d, want 1", n)
+	}
+	if n := r.Hydra.Triggers("ironworks", "forge"); n != 0 {
+		t.Errorf("triggers = %d, want 0", n)
 	}
 }

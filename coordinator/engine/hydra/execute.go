@@ -116,6 +116,9 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 		if errors.Is(err, hydra.ErrNotFound) {
 			return nil, nil, fmt.Errorf("hydra engine: jobset %s does not exist: %w", full, err)
 		}
+		if errors.Is(err, hydra.ErrLogin) {
+			return nil, nil, fmt.Errorf("hydra engine: %s: %w", full, err)
+		}
 		e.o.Log.Warn("listing Hydra evals", "jobset", full, "err", err)
 		if e.o.Now().After(deadline) {
 			return nil, nil, fmt.Errorf("hydra engine: %s: %w (%s) for lock commit %s: last error: %v", full, ErrEvalDeadline, e.o.EvalDeadline, commit, err)
@@ -143,6 +146,9 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 				break
 			}
 			if _, err := h.Push(ctx, false, full); err != nil {
+				if errors.Is(err, hydra.ErrLogin) {
+					return nil, nil, fmt.Errorf("hydra engine: triggering %s: %w", full, err)
+				}
 				e.o.Log.Warn("triggering Hydra jobset", "jobset", full, "err", err)
 				break
 			}
