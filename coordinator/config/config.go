@@ -214,6 +214,9 @@ func (c *Config) validate(p *problems) {
 	if c.Engine.Default == "hydra" && (c.Hydra == nil || c.Hydra.URL == "") {
 		p.add([]string{"engine", "default"}, "the hydra engine needs a [hydra] section with url")
 	}
+	if c.Engine.Attempts < 0 {
+		p.add([]string{"engine", "attempts"}, "must not be negative (1 runs a failing job once, 0 means the default 2)")
+	}
 	if c.Engine.Parallelism < 0 {
 		p.add([]string{"engine", "parallelism"}, "must not be negative")
 	}
