@@ -172,11 +172,7 @@ func (c *composer) logLink(ctx context.Context, key string) string {
 
 func (c *composer) unsubscribeURL(rcpt, component string) string {
 	tok := c.signer.Token(rcpt, component)
-	base := c.webURL
-	if base == "" {
-		base = "http://127.0.0.1:8080"
-	}
-	return base + "/unsubscribe?token=" + url.QueryEscape(tok)
+	return c.link("/unsubscribe?token=" + url.QueryEscape(tok))
 }
 
 func writeRange(b *strings.Builder, label string, r *Range) {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,5 +238,88 @@ func TestRunOnceUndeliveredStaysQueued(t *testing.T) {
 	code, out := runOnce(t, bin, cfg)
 	if code != exitInfra || !strings.Contains(out, "not delivered") {
 		t.Fatalf("relay down: exit %d, want %d and a log line saying what was not delivered\n%s", code, exitInfra, out)
+	}
+}
+
+// serve delivers from the pipeline's own events too: after a break one
+// e-mail per subscriber over SMTP, a failure status and one comment; the
+// Subscriptions page lists the subscribers. Without web.url it warns once
+// at start and its links are relative, never a made-up host.
+func TestServeDelivers(t *testing.T) {
+	mb := startLoopbackSMTP(t)
+	bin := buildBinary(t)
+	dir, cfg, repo, prs := onceSetup(t, mb.addr)
+	b, _ := os.ReadFile(cfg)
+	b = []byte(strings.Replace(string(b), "[web]\nurl = \"https://ci.example.org\"\n", "[web]\nlisten = \"127.0.0.1:0\"\n[engine]\npoll_interval = \"300ms\"\n", 1))
+	os.WriteFile(cfg, b, 0o644)
+	for _, who := range []string{"a@example.org", "b@example.org"} {
+		if out, err := exec.Command(bin, "subscribe", "--config", cfg, "--email", who, "--component", "app").CombinedOutput(); err != nil {
+			t.Fatalf("subscribe: %v\n%s", err, out)
+		}
+	}
+	logFile := filepath.Join(dir, "serve.log")
+	lf, _ := os.Create(logFile)
+	defer lf.Close()
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = lf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("serve did not report its address: %q %v", line, err)
+	}
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				logs, _ := os.ReadFile(logFile)
+				t.Fatalf("timed out waiting for %s\n%s", what, logs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("a success status on the first head", func() bool {
+		for _, s := range prs.Statuses() {
+			if s.Context == "ironworks/forge" && s.State == "success" {
+				return true
+			}
+		}
+		return false
+	})
+	broken := repo.Commit("break it", map[string]string{"ok.txt": "no\n"})
+	prs.AddPR(githubtest.PR{Repo: "o/app", Number: 9, HeadSHA: broken})
+	waitFor("two failure e-mails and one comment", func() bool {
+		return len(mb.received()) >= 2 && len(prs.Comments("o/app", 9)) == 1 &&
+			strings.Contains(prs.Comments("o/app", 9)[0].Body, "failure")
+	})
+	time.Sleep(time.Second) // a duplicate would arrive now
+	if n := len(mb.received()); n != 2 {
+		t.Fatalf("%d e-mails, want one per subscriber (2)", n)
+	}
+	for _, m := range mb.received() {
+		if !strings.Contains(m, "Run:      /runs/") || strings.Contains(m, "127.0.0.1:8080") || !strings.Contains(m, "Unsubscribe: /unsubscribe?token=") {
+			t.Errorf("without web.url the links must be relative paths:\n%s", m)
+		}
+	}
+	if n := prs.Calls("create-comment"); n != 1 {
+		t.Fatalf("%d comment creations, want 1", n)
+	}
+	resp, err := http.Get(base + "/subscriptions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "a***@example.org") || !strings.Contains(string(page), "b***@example.org") {
+		t.Fatalf("Subscriptions page: %d, lacks the (masked, not an operator) subscribers:\n%s", resp.StatusCode, page)
+	}
+	logs, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(logs), "web.url is not set"); n != 1 {
+		t.Fatalf("%d warnings about web.url, want 1:\n%s", n, logs)
 	}
 }
