@@ -392,6 +392,7 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
 		"CARGO_TARGET_DIR="+target)
 	spec := sandbox.Spec{Dir: dir, RW: append([]string{e.runDir(p.RunID), target}, e.SandboxRW...), RO: slices.Clone(e.SandboxRO)}
+	spec.NoNetwork = j.Network != nil && !*j.Network
 	if e.Sandbox.Enabled() {
 		// The sandbox hides the coordinator's home, so cargo gets a home
 		// of its own per component (registry and git caches survive runs).
