@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -242,6 +243,19 @@ sandbox = %q
 	log, _ := os.ReadFile(local.LogPath(filepath.Join(dir, "state"), 1, "app:build"))
 	if !strings.Contains(string(log), "NOT sandboxed") {
 		t.Errorf("the job's log does not say it ran unsandboxed:\n%s", log)
+	}
+	// The UI says it on every page.
+	base, _ := startServe(t, coordinator, dir, write("off"))
+	for _, page := range []string{"/", "/history"} {
+		resp, err := http.Get(base + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "Jobs run unsandboxed") {
+			t.Errorf("%s does not warn that jobs run unsandboxed", page)
+		}
 	}
 	status := exec.Command(coordinator, "status", "--config", write("off"))
 	status.Dir = dir
