@@ -131,11 +131,18 @@ func (p *PRReporter) report(ctx context.Context, e *store.Event) error {
 	if err != nil {
 		pl = parseLenient(e.Payload)
 	}
-	if e.Component != "" {
+	head := false
+	if e.Candidate != "" {
+		if c, err := p.Store.Candidate(ctx, e.Candidate); err == nil {
+			head = c.Origin == "head"
+		}
+	}
+	if e.Component != "" && !head {
+		// A pull request's candidate reports on the pull request's commit.
 		return p.reportComponent(ctx, e, pl, e.Component)
 	}
-	// A run is of a candidate, every component at once: its status goes
-	// on every component's commit (the merkletree commit that broke
+	// A head candidate is every component at once: its status goes on
+	// every component's commit (the merkletree commit that broke
 	// rust-fil-proofs turns red on merkletree's pull request too).
 	var errs []error
 	for _, c := range slices.Sorted(maps.Keys(pl.Revisions)) {
