@@ -48,9 +48,17 @@ func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 	t.Helper()
 	fixture.RequireCargo(t)
 	e := &flakyEnv{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	e.counter = filepath.Join(e.dir, "flaky-counter")
-	e.pattern = filepath.Join(e.dir, "flaky-pattern")
-	script := filepath.Join(e.dir, "flaky.sh")
+	// The flaky files live in the component's shared cargo target folder:
+	// outside every worktree (they outlive runs), and a folder the job
+	// sandbox lets jobs write.
+	flakyDir := filepath.Join(e.dir, "state", "cache", "target", "rust-fil-proofs", "flaky")
+	if err := os.MkdirAll(flakyDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(flakyDir, 0o777)
+	e.counter = filepath.Join(flakyDir, "counter")
+	e.pattern = filepath.Join(flakyDir, "pattern")
+	script := filepath.Join(flakyDir, "flaky.sh")
 	os.WriteFile(script, []byte(flakyScript), 0o755)
 	e.up = fixture.Merkletree(t, filepath.Join(e.dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(e.dir, "src", "rust-fil-proofs"))
@@ -354,6 +362,9 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	if run := e.once(exitOK); run.Verdict != store.VerdictGreen {
 		t.Fatalf("first pass: %s %v", run.Verdict, run.Detail)
 	}
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
 	var revs []string
 	for i := 1; i <= 2; i++ {
 		revs = append(revs, e.up.Commit(fmt.Sprintf("clean change %d", i), map[string]string{fmt.Sprintf("notes/%d.txt", i): "clean\n"}))
@@ -371,9 +382,6 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	}
 	if r, _ := b["result"].(string); !strings.Contains(r, "NOT confirmed") {
 		t.Fatalf("bisect result %q does not say the culprit is unconfirmed", r)
-	}
-	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
-		t.Fatalf("subscribe: %d %s", code, out)
 	}
 	mails := e.mail()
 	if len(mails) != 1 || !strings.Contains(string(mails[0].Body), "NOT CONFIRMED") {
