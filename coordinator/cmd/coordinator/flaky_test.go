@@ -48,13 +48,17 @@ func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 	t.Helper()
 	fixture.RequireCargo(t)
 	e := &flakyEnv{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	// The flaky script's counter lives outside the worktree (a fresh checkout
-	// must not reset it), in a folder shown to the sandboxed jobs.
-	flaky := filepath.Join(e.dir, "flaky")
-	os.MkdirAll(flaky, 0o755)
-	e.counter = filepath.Join(flaky, "counter")
-	e.pattern = filepath.Join(flaky, "pattern")
-	script := filepath.Join(flaky, "flaky.sh")
+	// The flaky files live in the component's shared cargo target folder:
+	// outside every worktree (they outlive runs), and a folder the job
+	// sandbox lets jobs write.
+	flakyDir := filepath.Join(e.dir, "state", "cache", "target", "rust-fil-proofs", "flaky")
+	if err := os.MkdirAll(flakyDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(flakyDir, 0o777)
+	e.counter = filepath.Join(flakyDir, "counter")
+	e.pattern = filepath.Join(flakyDir, "pattern")
+	script := filepath.Join(flakyDir, "flaky.sh")
 	os.WriteFile(script, []byte(flakyScript), 0o755)
 	e.up = fixture.Merkletree(t, filepath.Join(e.dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(e.dir, "src", "rust-fil-proofs"))
@@ -99,9 +103,7 @@ adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 repo = %q
 [components.rust-fil-proofs]
 repo = %q
-[engine]
-sandbox_rw = [%q]
-%s`, e.up.URL(), down.URL(), flaky, strings.TrimPrefix(extraCfg, "[engine]\n"))), 0o644)
+%s`, e.up.URL(), down.URL(), extraCfg)), 0o644)
 	return e
 }
 
@@ -360,13 +362,12 @@ func TestUnconfirmedCulpritReportedAsSuch(t *testing.T) {
 	if run := e.once(exitOK); run.Verdict != store.VerdictGreen {
 		t.Fatalf("first pass: %s %v", run.Verdict, run.Detail)
 	}
+	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
 	var revs []string
 	for i := 1; i <= 2; i++ {
 		revs = append(revs, e.up.Commit(fmt.Sprintf("clean change %d", i), map[string]string{fmt.Sprintf("notes/%d.txt", i): "clean\n"}))
-	}
-	// Subscribed before the pass: run --once delivers what it produced.
-	if code, out := e.coordinator("subscribe", "--email", "dev@example.org", "--component", "rust-fil-proofs"); code != exitOK {
-		t.Fatalf("subscribe: %d %s", code, out)
 	}
 	// The run fails, the bad end's re-test fails, then every run passes.
 	e.flake("FFPPPPPPPP")
