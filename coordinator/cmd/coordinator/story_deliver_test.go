@@ -121,7 +121,7 @@ func TestRunOnceDeliversEmail(t *testing.T) {
 	stop()
 	up.Commit("restore leaf_count", map[string]string{"src/lib.rs": fixture.UpstreamLib})
 	code, out := run()
-	if code != exitInfra || !strings.Contains(out, "stay queued") {
+	if code != exitInfra || !strings.Contains(out, "stays queued") {
 		t.Fatalf("pass with the relay down = %d, want %d saying the e-mail stays queued\n%s", code, exitInfra, out)
 	}
 	r2 := &relay{}
