@@ -70,6 +70,9 @@ type Job struct {
 	Env       map[string]string `toml:"env"`
 	Gating    *bool             `toml:"gating"` // default true: the stage's gate requires it
 	OutputCap ByteSize          `toml:"output_limit"`
+	// Network: false runs the job without network (only a loopback of its
+	// own); default true, because cargo fetches crates.
+	Network *bool `toml:"network"`
 }
 
 // ID is the job's global name, component:job.

@@ -51,6 +51,8 @@ type Engine struct {
 	OutputLimit  ByteSize `toml:"output_limit"`  // per-job log cap; default 64 MiB
 	// Bisect caps the downstream builds spent looking for a culprit; 0 means the default.
 	BisectLimit int `toml:"bisect_limit"`
+	// Attempts is how often a failing job that would blame someone runs in all before the verdict; 0 means 2.
+	Attempts int `toml:"attempts"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
 	// KeepFailedWorktrees is how many failed runs keep their worktrees
@@ -125,8 +127,9 @@ type Web struct {
 
 // Notify tunes e-mail.
 type Notify struct {
-	OutboxDir         string `toml:"outbox_dir"` // default <state_dir>/outbox
-	UnsubscribeSecret string `toml:"unsubscribe_secret_file"`
+	OutboxDir         string   `toml:"outbox_dir"` // default <state_dir>/outbox
+	UnsubscribeSecret string   `toml:"unsubscribe_secret_file"`
+	Operators         []string `toml:"operators"` // addresses told of adapter errors (configuration, not code)
 }
 
 // Load reads the configuration file, then every adapter it names, and checks
@@ -210,6 +213,9 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.Engine.Default == "hydra" && (c.Hydra == nil || c.Hydra.URL == "") {
 		p.add([]string{"engine", "default"}, "the hydra engine needs a [hydra] section with url")
+	}
+	if c.Engine.Attempts < 0 {
+		p.add([]string{"engine", "attempts"}, "must not be negative (1 runs a failing job once, 0 means the default 2)")
 	}
 	if c.Engine.Parallelism < 0 {
 		p.add([]string{"engine", "parallelism"}, "must not be negative")

@@ -89,6 +89,7 @@ command = "make"`, 1), goodDown, "", "up/adapter.toml", 4, []string{"jobs.build.
 		{"cycle", strings.Replace(goodUp, "[jobs.build]\nstage = \"forge\"\n", "[jobs.build]\nstage = \"forge\"\nneeds = [\"test\"]\n", 1), goodDown, "", "up/adapter.toml", 5, []string{"cycle: up:build -> up:test -> up:build"}},
 		{"unknown pin", goodUp, strings.Replace(goodDown, "cargo-patch", "go-replace", 1), "", "down/adapter.toml", 5, []string{"unknown pin method"}},
 		{"unknown key in config", goodUp, goodDown, "[engine]\nflavour = \"x\"\n", "ironworks.toml", 4, []string{"engine.flavour", "unknown key"}},
+		{"negative attempts", goodUp, goodDown, "[engine]\nattempts = -1\n", "ironworks.toml", 4, []string{"engine.attempts", "must not be negative"}},
 		{"unknown engine", goodUp, goodDown, "[engine]\ndefault = \"k8s\"\n", "ironworks.toml", 4, []string{`unknown engine "k8s"`}},
 		{"override of unknown component", goodUp, goodDown, "[components.nope]\nrepo = \"x\"\n", "ironworks.toml", 3, []string{"components.nope", "no adapter"}},
 		{"syntax error", goodUp + "[jobs\n", goodDown, "", "up/adapter.toml", 12, []string{}},

@@ -105,7 +105,7 @@ func statusOf(kind string, pl *Payload) (state, desc string) {
 		state = "success"
 	case store.VerdictWaiting:
 		state = "pending"
-	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted:
+	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted, store.VerdictTimeout:
 		state = "failure"
 	case store.VerdictInfraError:
 		state = "error"
@@ -131,11 +131,18 @@ func (p *PRReporter) report(ctx context.Context, e *store.Event) error {
 	if err != nil {
 		pl = parseLenient(e.Payload)
 	}
-	if e.Component != "" {
+	head := false
+	if e.Candidate != "" {
+		if c, err := p.Store.Candidate(ctx, e.Candidate); err == nil {
+			head = c.Origin == "head"
+		}
+	}
+	if e.Component != "" && !head {
+		// A pull request's candidate reports on the pull request's commit.
 		return p.reportComponent(ctx, e, pl, e.Component)
 	}
-	// A run is of a candidate, every component at once: its status goes
-	// on every component's commit (the merkletree commit that broke
+	// A head candidate is every component at once: its status goes on
+	// every component's commit (the merkletree commit that broke
 	// rust-fil-proofs turns red on merkletree's pull request too).
 	var errs []error
 	for _, c := range slices.Sorted(maps.Keys(pl.Revisions)) {
@@ -192,7 +199,7 @@ func (p *PRReporter) reportComponent(ctx context.Context, e *store.Event, pl *Pa
 	}
 	if err := p.Store.PutPRStage(ctx, store.PRStage{
 		Repo: repo, PR: pr, Stage: stage, SHA: rev.Rev, State: state, Verdict: pl.Verdict,
-		Summary: desc, RunID: e.RunID, RunURL: p.link(pl.RunURL), Jobs: jobs, EventID: e.ID,
+		Summary: desc, Culprit: culpritText(pl.Culprit), RunID: e.RunID, RunURL: p.link(pl.RunURL), Jobs: jobs, EventID: e.ID,
 	}); err != nil {
 		return err
 	}
@@ -237,13 +244,13 @@ func RenderPRComment(stages []*store.PRStage) string {
 		return stages[i].Stage < stages[j].Stage
 	})
 	var b strings.Builder
-	b.WriteString("### Ironworks\n\n| stage | state | commit | summary | run |\n|---|---|---|---|---|\n")
+	b.WriteString("### Ironworks\n\n| stage | state | verdict | commit | summary | culprit | run |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range stages {
 		run := ""
 		if s.RunURL != "" {
 			run = fmt.Sprintf("[run %d](%s)", s.RunID, s.RunURL)
 		}
-		fmt.Fprintf(&b, "| %s | %s %s | `%s` | %s | %s |\n", md(s.Stage), stateIcon[s.State], s.State, short(s.SHA), md(s.Summary), run)
+		fmt.Fprintf(&b, "| %s | %s %s | %s | `%s` | %s | %s | %s |\n", md(s.Stage), stateIcon[s.State], s.State, md(s.Verdict), short(s.SHA), md(s.Summary), md(s.Culprit), run)
 	}
 	for _, s := range stages {
 		if len(s.Jobs) == 0 {
@@ -265,4 +272,19 @@ func RenderPRComment(stages []*store.PRStage) string {
 		b.WriteString("\n</details>\n")
 	}
 	return b.String()
+}
+
+// culpritText is the culprit's cell: short commit, subject and author.
+func culpritText(c *Commit) string {
+	if c == nil || c.Rev == "" {
+		return ""
+	}
+	t := short(c.Rev)
+	if c.Subject != "" {
+		t += " " + oneLine(c.Subject)
+	}
+	if c.Author != "" {
+		t += " (" + c.Author + ")"
+	}
+	return t
 }

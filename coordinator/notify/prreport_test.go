@@ -72,7 +72,7 @@ func TestPRReportStatusesAndOneComment(t *testing.T) {
 		t.Fatalf("comments %+v", cms)
 	}
 	body := cms[0].Body
-	for _, s := range []string{forge.Marker, "| spark | ✅ success | `aaaa111` | 2 jobs green | [run ",
+	for _, s := range []string{forge.Marker, "| spark | ✅ success | green | `aaaa111` | 2 jobs green |  | [run ",
 		"| forge | ⏳ pending |", "| merkletree:fmt | success | 3s | [log](https://logs.example.org/runs/1/fmt.log", "| merkletree:clippy | success | 1m35s |  |"} {
 		if !strings.Contains(body, s) {
 			t.Errorf("comment lacks %q:\n%s", s, body)
@@ -147,3 +147,16 @@ func TestStatusOf(t *testing.T) {
 }
 
 func noRetry() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+
+// The comment names the verdict and the culprit bisection found.
+func TestRenderPRCommentCulprit(t *testing.T) {
+	culprit := culpritText(&Commit{Rev: "0123456789abcdef", Subject: "rename | leaf_count\nmore", Author: "Ann"})
+	body := RenderPRComment([]*store.PRStage{{Stage: "forge", State: "failure", Verdict: store.VerdictIncompatible, SHA: "abcdef0123", Summary: "broke", Culprit: culprit, RunID: 3, RunURL: "https://ci/runs/3"}})
+	want := "| forge | ❌ failure | incompatible | `abcdef0` | broke | 0123456 rename \\| leaf_count more (Ann) | [run 3](https://ci/runs/3) |"
+	if !strings.Contains(body, want) {
+		t.Fatalf("comment lacks %q:\n%s", want, body)
+	}
+	if culpritText(nil) != "" {
+		t.Fatal("no culprit must give an empty cell")
+	}
+}

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -63,32 +62,4 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
-}
-
-// Deliver does one round of every notifier, for `coordinator run --once`:
-// the pass's events become e-mails and pull-request reports, and every
-// message that is due is sent, under the same idempotency keys as serve's
-// loops (a later serve or run never repeats what went out). What could not
-// be delivered stays queued for the next round; undelivered counts it.
-func (s *Service) Deliver(ctx context.Context) (undelivered int, err error) {
-	var errs []error
-	if _, err := s.Mailer.Poll(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if s.Reporter != nil {
-		if _, err := s.Reporter.Poll(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if _, err := s.Sender.SendDue(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	for _, state := range []string{store.EmailQueued, store.EmailSending} {
-		queued, err := s.Sender.Store.Emails(ctx, state)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		undelivered += len(queued)
-	}
-	return undelivered, errors.Join(errs...)
 }

@@ -310,6 +310,7 @@ type PRStage struct {
 	State     string    `json:"state"`
 	Verdict   string    `json:"verdict,omitempty"`
 	Summary   string    `json:"summary,omitempty"`
+	Culprit   string    `json:"culprit,omitempty"` // "rev7 subject (author)" when bisection named one
 	RunID     int64     `json:"run_id"`
 	RunURL    string    `json:"run_url,omitempty"`
 	Jobs      []PRJob   `json:"jobs"`
@@ -323,11 +324,11 @@ func (s *Store) PutPRStage(ctx context.Context, p PRStage) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.ExecContext(ctx, `INSERT INTO pr_stages(repo, pr, stage, sha, state, verdict, summary, run_id, run_url, jobs, event_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT(repo, pr, stage) DO UPDATE SET sha=excluded.sha, state=excluded.state, verdict=excluded.verdict, summary=excluded.summary,
+	_, err = s.DB.ExecContext(ctx, `INSERT INTO pr_stages(repo, pr, stage, sha, state, verdict, summary, run_id, run_url, jobs, event_id, updated_at, culprit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(repo, pr, stage) DO UPDATE SET sha=excluded.sha, state=excluded.state, verdict=excluded.verdict, summary=excluded.summary, culprit=excluded.culprit,
 			run_id=excluded.run_id, run_url=excluded.run_url, jobs=excluded.jobs, event_id=excluded.event_id, updated_at=excluded.updated_at
 		WHERE excluded.event_id >= pr_stages.event_id`,
-		p.Repo, p.PR, p.Stage, p.SHA, p.State, p.Verdict, p.Summary, p.RunID, p.RunURL, string(jobs), p.EventID, s.now())
+		p.Repo, p.PR, p.Stage, p.SHA, p.State, p.Verdict, p.Summary, p.RunID, p.RunURL, string(jobs), p.EventID, s.now(), p.Culprit)
 	if err != nil {
 		return fmt.Errorf("store: pr stage: %w", err)
 	}
@@ -336,7 +337,7 @@ func (s *Store) PutPRStage(ctx context.Context, p PRStage) error {
 
 // PRStages lists the stage reports of a pull request.
 func (s *Store) PRStages(ctx context.Context, repo string, pr int) ([]*PRStage, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT repo, pr, stage, sha, state, verdict, summary, run_id, run_url, jobs, event_id, updated_at FROM pr_stages WHERE repo=? AND pr=?`, repo, pr)
+	rows, err := s.DB.QueryContext(ctx, `SELECT repo, pr, stage, sha, state, verdict, summary, run_id, run_url, jobs, event_id, updated_at, culprit FROM pr_stages WHERE repo=? AND pr=?`, repo, pr)
 	if err != nil {
 		return nil, fmt.Errorf("store: pr stages: %w", err)
 	}
@@ -346,7 +347,7 @@ func (s *Store) PRStages(ctx context.Context, repo string, pr int) ([]*PRStage, 
 		var p PRStage
 		var jobs string
 		var at int64
-		if err := rows.Scan(&p.Repo, &p.PR, &p.Stage, &p.SHA, &p.State, &p.Verdict, &p.Summary, &p.RunID, &p.RunURL, &jobs, &p.EventID, &at); err != nil {
+		if err := rows.Scan(&p.Repo, &p.PR, &p.Stage, &p.SHA, &p.State, &p.Verdict, &p.Summary, &p.RunID, &p.RunURL, &jobs, &p.EventID, &at, &p.Culprit); err != nil {
 			return nil, err
 		}
 		p.UpdatedAt = ms(at)

@@ -124,3 +124,22 @@ echo "{\"size\": $((leaks+1))}"
 		t.Error("the token is in the agent's log")
 	}
 }
+
+// An agent whose sandbox cannot work refuses to start (exit 4, naming the
+// opt-out) instead of running bench commands unsandboxed.
+func TestAgentRefusesUnusableSandbox(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "agent.token")
+	os.WriteFile(tokenFile, []byte("agent-token-0123456789abcdef\n"), 0o600)
+	bin := t.TempDir()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(sh, filepath.Join(bin, "sh"))
+	t.Setenv("PATH", bin) // no bwrap
+	code, _, stderr := bk(t, "agent", "--coordinator", "http://127.0.0.1:1", "--token-file", tokenFile, "--workdir", filepath.Join(dir, "w"))
+	if code != exitInfra || !strings.Contains(stderr, "--sandbox off") {
+		t.Errorf("agent without bwrap: exit %d, want %d naming --sandbox off\n%s", code, exitInfra, stderr)
+	}
+}

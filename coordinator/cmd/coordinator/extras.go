@@ -32,17 +32,18 @@ type services struct {
 	artifacts artifacts.Store
 	notify    *notify.Service
 	github    *forge.Client // nil without [github] token_file
+	staging   *stagingFlow
 	loops     []func(context.Context)
 }
 
 // addExtras opens the artifact store, the notifiers and the bench queue, and
 // mounts their handlers on the web server.
 func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipeline.Pipeline, opts *web.Options, logger *log.Logger) (*services, error) {
-	s, err := openDelivery(ctx, cfg, st, p, logger)
+	n, flow, err := openNotifiers(ctx, cfg, st, p, logger)
 	if err != nil {
 		return nil, err
 	}
-	arts, svc := s.artifacts, s.notify
+	arts, svc := n.artifacts, n.notify
 	if f, ok := arts.(*artifacts.FS); ok {
 		opts.Extra["/artifacts/"] = f.Handler()
 	}
@@ -61,6 +62,7 @@ func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipe
 		}
 		opts.Extra["/api/bench/"] = benchqueue.New(st).Handler(tokens, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	}
+	s := &services{artifacts: arts, notify: svc, github: n.github, staging: flow}
 	s.loops = append(s.loops,
 		func(ctx context.Context) {
 			if err := svc.Run(ctx); err != nil {

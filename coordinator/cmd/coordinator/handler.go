@@ -31,6 +31,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Extra:   map[string]http.Handler{},
 		Health:  sched.Health,
 	}
+	opts.Subscriptions = subscriptionsPage{st}
 	if f := cfg.Web.OperatorTokenFile; f != "" {
 		tok, err := web.ReadSecret(f)
 		if err != nil {
@@ -54,8 +55,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	if err != nil {
 		return nil, err
 	}
-	acts.staging = newStagingFlow(p, cfg, svcs.github, logger)
-	p.OnFinish = acts.staging.onFinish
+	acts.staging = svcs.staging
 	srv, err := web.New(opts)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ func init() {
 }
 
 func runCmd(ctx context.Context, args []string) int {
-	fs := newFlags("run", "Discover heads, make candidates and run every due stage to its verdict.\nExit status: 0 every gate passed, 1 some gate failed, 2 usage, 3 configuration, 4 infrastructure.")
+	fs := newFlags("run", "Discover heads, make candidates and run every due stage to its verdict.\nExit status: 0 every gate passed, 1 some gate failed, 2 usage, 3 configuration, 4 infrastructure (also: news not delivered, left queued).")
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded defaults)")
 	once := fs.Bool("once", false, "do one full pass and exit (required; use 'serve' for the daemon)")
 	through := fs.String("through", "forge", "last stage to run: spark, forge, harden or temper")
@@ -35,9 +35,9 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitFor(err)
 	}
 	defer st.Close()
-	svcs, err := openDelivery(ctx, cfg, st, p, logger)
+	n, _, err := openNotifiers(ctx, cfg, st, p, logger)
 	if err != nil {
-		logger.Error("start", "err", err)
+		logger.Error("configuration", "err", err)
 		return exitConfig
 	}
 	if *jobs != "" {
@@ -51,10 +51,10 @@ func runCmd(ctx context.Context, args []string) int {
 			logger.Error("run", "err", err)
 			return exitUsage
 		}
-		return deliver(ctx, svcs.notify, logger, report(logger, []*store.Run{run}, nil))
+		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
 	}
 	runs, err := p.Once(ctx, *through)
-	return deliver(ctx, svcs.notify, logger, report(logger, runs, err))
+	return delivered(ctx, n, logger, report(logger, runs, err))
 }
 
 func report(logger interface {

@@ -5,10 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,6 +244,19 @@ sandbox = %q
 	if !strings.Contains(string(log), "NOT sandboxed") {
 		t.Errorf("the job's log does not say it ran unsandboxed:\n%s", log)
 	}
+	// The UI says it on every page.
+	base, _ := startServe(t, coordinator, dir, write("off"))
+	for _, page := range []string{"/", "/history"} {
+		resp, err := http.Get(base + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "Jobs run unsandboxed") {
+			t.Errorf("%s does not warn that jobs run unsandboxed", page)
+		}
+	}
 	status := exec.Command(coordinator, "status", "--config", write("off"))
 	status.Dir = dir
 	if out, err := status.CombinedOutput(); err != nil || !strings.Contains(string(out), "WARNING: jobs run unsandboxed") {
@@ -382,5 +399,39 @@ command = "echo run $IRONWORKS_RUN_ID >> $MARKERS/ran && sleep 4"
 	ran, _ := os.ReadFile(filepath.Join(markers, "ran"))
 	if got := strings.Count(string(ran), "run "); got != 1 {
 		t.Errorf("the job ran %d times, want 1:\n%s", got, ran)
+	}
+}
+
+// A job whose adapter says network = false reaches nothing, not even the
+// host's loopback; by default a job has the host's network.
+func TestJobNetworkAsAdapterDeclares(t *testing.T) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap not installed (.ci/run installs it)")
+	}
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, _ := writeShellProject(t, dir, fmt.Sprintf(`[jobs.offline]
+stage = "forge"
+network = false
+command = "git ls-remote %[1]s/offline.git 2>&1; true"
+[jobs.online]
+stage = "forge"
+command = "git ls-remote %[1]s/online.git 2>&1; true"
+`, srv.URL), "")
+	if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code != exitOK {
+		t.Fatalf("run --once = %d", code)
+	}
+	offline, _ := os.ReadFile(local.LogPath(filepath.Join(dir, "state"), 1, "app:offline"))
+	online, _ := os.ReadFile(local.LogPath(filepath.Join(dir, "state"), 1, "app:online"))
+	if !strings.Contains(string(offline), "Failed to connect") && !strings.Contains(string(offline), "Couldn't connect") {
+		t.Errorf("the offline job reached the network:\n%s", offline)
+	}
+	if strings.Contains(string(online), "connect to") || hits.Load() == 0 {
+		t.Errorf("the default job had no network (%d requests):\n%s", hits.Load(), online)
 	}
 }

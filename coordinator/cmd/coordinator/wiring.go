@@ -149,7 +149,7 @@ func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage stri
 	if err != nil {
 		return false, false, nil, err
 	}
-	evidence = map[string]any{"bench": res.State, "bench_reports": res.ReportIDs, "bench_details": res.Details}
+	evidence = map[string]any{"bench": res.State, "benchmark_reports": res.ReportIDs, "bench_details": res.Details}
 	switch res.State {
 	case benchqueue.StatePass, benchqueue.StateNone:
 		return true, false, evidence, nil

@@ -392,6 +392,7 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
 		"CARGO_TARGET_DIR="+target)
 	spec := sandbox.Spec{Dir: dir, RW: append([]string{e.runDir(p.RunID), target}, e.SandboxRW...), RO: slices.Clone(e.SandboxRO)}
+	spec.NoNetwork = j.Network != nil && !*j.Network
 	if e.Sandbox.Enabled() {
 		// The sandbox hides the coordinator's home, so cargo gets a home
 		// of its own per component (registry and git caches survive runs).
@@ -468,6 +469,10 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 		if errors.As(err, &ee) {
 			res.ExitCode = ee.ExitCode()
 			res.Reason = fmt.Sprintf("exit status %d", res.ExitCode)
+			if res.ExitCode == 126 || res.ExitCode == 127 {
+				res.State = store.JobAdapterErr
+				res.Reason = adapterErrorReason(j, res.ExitCode)
+			}
 		} else {
 			res.Reason = err.Error()
 		}
@@ -623,4 +628,15 @@ func (e *Engine) scrub(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// adapterErrorReason explains exit 126/127 of sh -c: the adapter's command
+// was not found or is not executable, which is its configuration, not the
+// component's code.
+func adapterErrorReason(j *config.Job, code int) string {
+	what := "command not found"
+	if code == 126 {
+		what = "command not executable"
+	}
+	return fmt.Sprintf("adapter error: exit status %d (%s): fix jobs.%s.command in the %s adapter", code, what, j.Name, j.Component)
 }

@@ -42,12 +42,31 @@ type PRState struct {
 	// pagination.
 	PageSize int
 	// Token, when set, must be presented as a bearer or token credential.
-	Token    string
-	prs      []*PR
-	statuses []Status
-	comments []*Comment
-	nextID   int64
-	calls    map[string]int
+	Token          string
+	prs            []*PR
+	statuses       []Status
+	comments       []*Comment
+	nextID         int64
+	calls          map[string]int
+	loseAnswers    int
+	secondaryLimit int
+}
+
+// LoseCommentAnswers makes the next n comment creations happen but answer
+// 502, as when a proxy drops GitHub's answer.
+func (p *PRState) LoseCommentAnswers(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loseAnswers = n
+}
+
+// SecondaryLimit answers the next n requests 403 with Retry-After: 1 and a
+// secondary rate limit message (the status and header are GitHub's
+// documented behaviour; the exact body is a guess).
+func (p *PRState) SecondaryLimit(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.secondaryLimit = n
 }
 
 // EnablePRs serves the pull request, status and comment endpoints.
@@ -123,7 +142,16 @@ func (p *PRState) auth(name string, h http.HandlerFunc) http.HandlerFunc {
 		p.mu.Lock()
 		p.calls[name]++
 		tok := p.Token
+		limited := p.secondaryLimit > 0
+		if limited {
+			p.secondaryLimit--
+		}
 		p.mu.Unlock()
+		if limited {
+			w.Header().Set("Retry-After", "1")
+			writeErr(w, http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+			return
+		}
 		if tok != "" {
 			a := r.Header.Get("Authorization")
 			if a != "Bearer "+tok && a != "token "+tok {
@@ -276,7 +304,15 @@ func (p *PRState) createComment(w http.ResponseWriter, r *http.Request) {
 	c := &Comment{ID: p.nextID, Repo: repoOf(r), Issue: n, Body: in.Body}
 	p.comments = append(p.comments, c)
 	out := commentJSON(c)
+	lose := p.loseAnswers > 0
+	if lose {
+		p.loseAnswers--
+	}
 	p.mu.Unlock()
+	if lose {
+		writeErr(w, http.StatusBadGateway, "Bad Gateway")
+		return
+	}
 	writeJSON(w, http.StatusCreated, out)
 }
 
