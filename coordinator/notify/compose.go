@@ -101,6 +101,11 @@ func subjectOf(e *store.Event, p *Payload) string {
 		s = target + ": adapter error: " + p.FailedJob + " cannot run"
 	case KindFlaky:
 		s = target + ": flaky job (failed, then passed on the same revisions)"
+	case KindEvalError:
+		s = "the flake could not be evaluated at " + orDefault(p.Stage, "a stage") + " (" + target + ")"
+		if p.Reason != "" {
+			s += ": " + p.Reason
+		}
 	default:
 		s = target + ": " + e.Kind
 	}
@@ -142,6 +147,8 @@ func headline(e *store.Event, p *Payload) string {
 		return target + ": ADAPTER ERROR: the command of " + p.FailedJob + " was not found or is not executable. This is the adapter's configuration, not the component's code."
 	case KindFlaky:
 		return target + ": a job FAILED and then PASSED on the same revisions: it is flaky. The run is green; nobody is blamed."
+	case KindEvalError:
+		return "EVALUATION ERROR at " + orDefault(p.Stage, "a stage") + ": Hydra could not fetch or evaluate the flake of the lock commit, so no job ran. No component is blamed and no target changed state. Hydra said: " + orDefault(p.Reason, "(no message)")
 	}
 	return target + ": " + e.Kind
 }

@@ -107,7 +107,7 @@ func statusOf(kind string, pl *Payload) (state, desc string) {
 		state = "pending"
 	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted, store.VerdictTimeout:
 		state = "failure"
-	case store.VerdictInfraError:
+	case store.VerdictInfraError, store.VerdictEvalError:
 		state = "error"
 	case store.VerdictCancelled:
 		state, desc = "error", orDefault(desc, "cancelled")

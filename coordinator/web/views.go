@@ -481,7 +481,7 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 		Stages: append(slices.Clone(config.Stages), "stamp"), Components: s.cfg.Order(),
 		Verdicts: []string{store.VerdictGreen, store.VerdictFailed, store.VerdictUpstreamBroken, store.VerdictIncompatible,
 			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled,
-			store.VerdictTimeout, store.VerdictAdapterError}}
+			store.VerdictTimeout, store.VerdictAdapterError, store.VerdictEvalError}}
 	for _, run := range runs {
 		rv, _ := s.runView(ctx, run, false)
 		v.Runs = append(v.Runs, rv)

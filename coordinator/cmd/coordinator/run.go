@@ -74,7 +74,7 @@ func report(logger interface {
 		return exitOK
 	case errors.Is(err, pipeline.ErrGateFailed):
 		for _, r := range runs {
-			if r.Verdict == store.VerdictInfraError {
+			if r.Verdict == store.VerdictInfraError || r.Verdict == store.VerdictEvalError {
 				return exitInfra
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -166,7 +167,7 @@ func printStatus(w io.Writer, s *Status) {
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
 		for _, r := range c.Runs {
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict)
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict, pipeline.RetryText(r.Detail))
 			for _, j := range r.Results {
 				d := ""
 				if dur := j.Duration(); dur > 0 {

@@ -112,6 +112,7 @@ type build struct {
 
 type fault struct {
 	n          int
+	lose       bool // handle the request, then answer 502 (the answer is lost)
 	status     int
 	retryAfter string
 	delay      time.Duration
@@ -472,6 +473,23 @@ func (s *Server) FailNext(n, status int, retryAfter, match string) {
 	s.faults = append(s.faults, &fault{n: n, status: status, retryAfter: retryAfter, match: match})
 }
 
+// LoseNext handles the next n requests whose pattern contains match, then
+// throws their answer away and replies 502, as a proxy does whose upstream
+// connection broke after Hydra acted: the effect happened, the client
+// cannot know.
+func (s *Server) LoseNext(n int, match string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{n: n, lose: true, match: match})
+}
+
+// ClearFaults drops every pending fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Slow delays the next n requests matching match by d. A request whose
 // client gave up meanwhile is dropped without effect.
 func (s *Server) Slow(n int, d time.Duration, match string) {
@@ -585,6 +603,13 @@ func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 		s.mu.Unlock()
 		if private && pattern != "POST /login" && s.user(r) == "" {
 			s.fail(w, r, http.StatusForbidden, "This page requires you to sign in.")
+			return
+		}
+		if f != nil && f.lose {
+			h(httptest.NewRecorder(), r)
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
 			return
 		}
 		h(w, r)
