@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -255,8 +257,10 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 	rec.GateBuild = gate
 	e.record(ctx, rec)
 
+	rec.Jobs = map[string]store.HydraBuild{}
 	conclude := func(b *hydra.Build) {
 		for _, j := range pending[int64(b.ID)] {
+			rec.Jobs[j.ID()] = evidence(b)
 			report(e.result(p.RunID, j, b))
 		}
 		delete(pending, int64(b.ID))
@@ -301,7 +305,22 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 			return err
 		}
 	}
+	e.record(ctx, rec)
 	return nil
+}
+
+// evidence is what the run keeps of a finished build: its id and status,
+// its store paths and its build products with Hydra's sha256.
+func evidence(b *hydra.Build) store.HydraBuild {
+	hb := store.HydraBuild{Build: int64(b.ID), Status: b.StatusName(), StorePaths: []string{}, Products: []store.BuildProduct{}}
+	for _, k := range slices.Sorted(maps.Keys(b.BuildOutputs)) {
+		hb.StorePaths = append(hb.StorePaths, string(b.BuildOutputs[k].Path))
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.BuildProducts)) {
+		p := b.BuildProducts[k]
+		hb.Products = append(hb.Products, store.BuildProduct{Name: string(p.Name), Type: string(p.Type), Path: string(p.Path), SHA256: string(p.SHA256)})
+	}
+	return hb
 }
 
 // retry repeats a call that failed for a reason other than 404 at each poll

@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -682,4 +683,41 @@ func (s *Server) Repos() []string {
 	out := slices.Collect(maps.Keys(s.repos))
 	sort.Strings(out)
 	return out
+}
+
+// MirrorGit makes repository full hold every commit of the local git
+// repository at dir, with their real SHAs, parents and messages (not their
+// trees) and its branches, as a push of that repository to GitHub would:
+// statuses and tags can then name the commits a test's fixture made.
+func (s *Server) MirrorGit(full, dir string) error {
+	out, err := exec.Command("git", "-C", dir, "log", "--all", "--format=%H %P%x00%s").Output()
+	if err != nil {
+		return fmt.Errorf("githubtest: git log in %s: %w", dir, err)
+	}
+	refs, err := exec.Command("git", "-C", dir, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads").Output()
+	if err != nil {
+		return fmt.Errorf("githubtest: git for-each-ref in %s: %w", dir, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, name, _ := strings.Cut(full, "/")
+	r := s.repos[full]
+	if r == nil {
+		r = &Repo{Owner: owner, Name: name, DefaultBranch: "master", Branches: map[string]string{}, Tags: map[string]string{}, Commits: map[string]*Commit{}, Pulls: map[int]*Pull{}}
+		s.repos[full] = r
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ids, msg, _ := strings.Cut(line, "\x00")
+		f := strings.Fields(ids)
+		if len(f) == 0 {
+			continue
+		}
+		r.Commits[f[0]] = &Commit{SHA: f[0], Parents: f[1:], Message: msg, Tree: map[string][]byte{}}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(refs)), "\n") {
+		if b, sha, ok := strings.Cut(line, " "); ok {
+			r.Branches[b] = sha
+		}
+	}
+	return nil
 }

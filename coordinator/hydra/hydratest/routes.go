@@ -346,7 +346,41 @@ func (s *Server) evalBuilds(w http.ResponseWriter, r *http.Request) {
 }
 
 func outPath(b *build) string {
+	if p, ok := b.outputs["out"]; ok {
+		return p
+	}
 	return "/nix/store/" + b.drv[len(b.drv)-min(len(b.drv), 8):] + "-" + b.job
+}
+
+// outputsJSON is buildoutputs: the real outputs when the builder gave them.
+func outputsJSON(b *build) map[string]any {
+	if b.outputs == nil {
+		return map[string]any{"out": map[string]any{"path": outPath(b)}}
+	}
+	out := map[string]any{}
+	for n, p := range b.outputs {
+		out[n] = map[string]any{"path": p}
+	}
+	return out
+}
+
+// productsJSON is buildproducts, keyed by product number from 1. Without a
+// hydra-build-products file Hydra records each output as a "nix-build"
+// product with no hash (a folder is not hashed).
+func productsJSON(b *build) map[string]any {
+	out := map[string]any{}
+	if b.products == nil {
+		out["1"] = map[string]any{"type": "nix-build", "subtype": "", "name": b.job, "filesize": nil, "sha256hash": nil, "path": outPath(b), "defaultpath": ""}
+		return out
+	}
+	for i, p := range b.products {
+		var size, sum any
+		if p.SHA256 != "" {
+			size, sum = p.Size, p.SHA256
+		}
+		out[strconv.Itoa(i+1)] = map[string]any{"type": p.Type, "subtype": p.Subtype, "name": p.Name, "filesize": size, "sha256hash": sum, "path": p.Path, "defaultpath": ""}
+	}
+	return out
 }
 
 func (s *Server) storePaths(w http.ResponseWriter, r *http.Request) {
@@ -359,7 +393,12 @@ func (s *Server) storePaths(w http.ResponseWriter, r *http.Request) {
 	out := []string{}
 	for _, id := range e.builds {
 		if b := s.builds[id]; b.finished == 1 && *b.status == 0 && len(b.constituents) == 0 {
-			out = append(out, outPath(b))
+			if b.outputs == nil {
+				out = append(out, outPath(b))
+			}
+			for _, p := range b.outputs {
+				out = append(out, p)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -376,13 +415,10 @@ func (s *Server) buildJSON(b *build) map[string]any {
 		"starttime": optInt(b.start), "stoptime": optInt(b.stop),
 		"project": b.project, "jobset": b.jobset, "job": b.job, "system": b.system,
 		"nixname": b.job, "drvpath": "/nix/store/" + b.job + ".drv", "priority": 100, "releasename": nil,
-		"jobsetevals":  slices.Clone(b.evals),
-		"buildoutputs": map[string]any{"out": map[string]any{"path": outPath(b)}},
-		"buildproducts": map[string]any{"1": map[string]any{
-			"type": "nix-build", "subtype": "", "name": b.job, "filesize": nil, "sha256hash": nil,
-			"path": outPath(b), "defaultpath": "",
-		}},
-		"buildmetrics": map[string]any{},
+		"jobsetevals":   slices.Clone(b.evals),
+		"buildoutputs":  outputsJSON(b),
+		"buildproducts": productsJSON(b),
+		"buildmetrics":  map[string]any{},
 	}
 }
 

@@ -96,6 +96,8 @@ type eval struct {
 }
 
 type build struct {
+	outputs      map[string]string // output name -> store path; nil: made up from the drv
+	products     []Product         // nil: one nix-build product per output, as Hydra without hydra-build-products
 	id           int64
 	project      string
 	jobset       string
@@ -453,6 +455,25 @@ func (s *Server) FinishBuild(id int64, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finish(s.builds[id], status)
+	s.settleAggregates()
+}
+
+// Product is one build product, as the queue runner records it from an
+// output's nix-support/hydra-build-products: type, subtype and path from
+// the file's line; for a regular file, its name, size and sha256.
+type Product struct {
+	Type, Subtype, Name, Path, SHA256 string
+	Size                              int64
+}
+
+// FinishBuildWith finishes a build like FinishBuild, with its real store
+// paths and build products.
+func (s *Server) FinishBuildWith(id int64, status int, outputs map[string]string, products []Product) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.builds[id]
+	b.outputs, b.products = outputs, products
+	s.finish(b, status)
 	s.settleAggregates()
 }
 
