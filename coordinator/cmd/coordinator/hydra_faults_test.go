@@ -14,6 +14,7 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
+	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -33,6 +34,7 @@ type hydraStory struct {
 	up    *fixture.Repo
 	cfgd  *config.Config
 	bin   string
+	prs   *githubtest.PRState
 }
 
 func newHydraStory(t *testing.T, extra string) *hydraStory {
@@ -70,6 +72,9 @@ eval_deadline = "3s"
 [github]
 api_url = %q
 token_file = %q
+[github.repos]
+merkletree = "filecoin-project/merkletree"
+rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 [engine]
 default = "hydra"
 %s
@@ -88,7 +93,7 @@ default = "hydra"
 			rig.SetOutcome(hydraengine.JobName(stage, j.Component, j.Name, rig.System), 0)
 		}
 	}
-	return &hydraStory{t: t, rig: rig, cfg: cfg, state: state, up: up, cfgd: c, bin: buildBinary(t)}
+	return &hydraStory{t: t, rig: rig, cfg: cfg, state: state, up: up, cfgd: c, bin: buildBinary(t), prs: rig.GitHub.EnablePRs()}
 }
 
 // smtp adds an [smtp] section sending to r, served on loopback.
@@ -262,6 +267,21 @@ func TestHydraEvalErrorBlamesNobody(t *testing.T) {
 			}
 			if m := r.messages(); len(m) != 1 || !strings.HasPrefix(m[0], "release@example.org|") || !strings.Contains(m[0], tc.msg) {
 				t.Errorf("e-mails %q, want one to the eval-error subscriber with Hydra's message", m)
+			}
+			// The commits are told: an error status (nobody's failure).
+			var spark []githubtest.Status
+			for _, st := range s.prs.Statuses() {
+				if st.Context == "ironworks/spark" && st.State != "pending" {
+					spark = append(spark, st)
+				}
+			}
+			if len(spark) == 0 {
+				t.Errorf("no final ironworks/spark status: %+v", s.prs.Statuses())
+			}
+			for _, st := range spark {
+				if st.State != "error" || !strings.Contains(st.Description, "evaluated") {
+					t.Errorf("status %+v, want error saying the flake could not be evaluated", st)
+				}
 			}
 			run := s.newest("spark")
 			if run.Verdict != store.VerdictEvalError || !strings.Contains(fmt.Sprint(run.Detail["reason"]), tc.msg) {

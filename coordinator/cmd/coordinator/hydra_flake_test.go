@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,6 +215,17 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 		}
 	}
 
+	// The candidate page of serve shows the same evidence.
+	base, srv := startServe(t, buildBinary(t), dir, cfg)
+	page := httpGet(t, base+"/candidates/"+cands[0].ID)
+	for _, want := range []string{"Hydra · forge", fmt.Sprintf("gate build %d", rec.GateBuild), shown.Jobs["merkletree:build"].Products[0].SHA256} {
+		if !strings.Contains(page, want) {
+			t.Errorf("candidate page lacks %q", want)
+		}
+	}
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+
 	// The upstream breaks its API: Hydra's build of rust-fil-proofs against it
 	// fails, which is an incompatibility with the breaking commit as culprit.
 	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
@@ -322,6 +335,20 @@ func withoutHarden(toml string) string {
 	}
 	keep()
 	return strings.Join(out, "\n")
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, b)
+	}
+	return string(b)
 }
 
 func lastLines(s string, n int) string {
