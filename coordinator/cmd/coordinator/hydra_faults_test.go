@@ -39,6 +39,14 @@ type hydraStory struct {
 
 func newHydraStory(t *testing.T, extra string) *hydraStory {
 	t.Helper()
+	// Long enough that retried 502s on a loaded machine never reach it.
+	return newHydraStoryDeadline(t, "60s", extra)
+}
+
+// newHydraStoryDeadline is newHydraStory with hydra.eval_deadline set to
+// deadline and extra appended to [engine].
+func newHydraStoryDeadline(t *testing.T, deadline, extra string) *hydraStory {
+	t.Helper()
 	fixture.RequireCargo(t)
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -68,7 +76,7 @@ user = "ironworks"
 password_file = %q
 lock_repo = %q
 poll_interval = "5ms"
-eval_deadline = "3s"
+eval_deadline = %q
 [github]
 api_url = %q
 token_file = %q
@@ -79,7 +87,7 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 default = "hydra"
 %s
 `, state, filepath.Join(root, "adapters/merkletree"), filepath.Join(root, "adapters/rust-fil-proofs"),
-		up.URL(), down.URL(), rig.Hydra.URL(), rig.Project, rig.PWFile, rig.LockRepo, rig.GitHub.URL(), tok, extra)
+		up.URL(), down.URL(), rig.Hydra.URL(), rig.Project, rig.PWFile, rig.LockRepo, deadline, rig.GitHub.URL(), tok, extra)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +334,7 @@ func attemptOf(d map[string]any) int {
 // evaluation that appeared meanwhile and ends green without a human. The
 // last attempt says so and is not retried.
 func TestHydraInfraErrorIsRetried(t *testing.T) {
-	s := newHydraStory(t, "retries = 1\nretry_backoff = \"1ms\"")
+	s := newHydraStoryDeadline(t, "3s", "retries = 1\nretry_backoff = \"1ms\"")
 	s.rig.Hydra.FailNext(1<<20, 502, "", "/evals")
 	code, out := s.run("run", "--once", "--through", "spark")
 	if code != exitInfra {
