@@ -216,7 +216,16 @@ func TestHydraSyncStory(t *testing.T) {
 	if code, _, errOut := runBin(t, bin, "hydra", "sync", "--config", badName); code != exitConfig || !strings.Contains(errOut, `hydra.project "iron works"`) {
 		t.Errorf("bad project name: exit %d %s", code, errOut)
 	}
-	for _, args := range [][]string{{"hydra"}, {"hydra", "nope"}, {"hydra", "sync", "--bogus"}} {
+	if code, _, errOut := runBin(t, bin, "hydra", "spec", "--config", noHydra); code != exitConfig || !strings.Contains(errOut, "[hydra]") {
+		t.Errorf("hydra spec without [hydra]: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runBin(t, bin, "hydra", "spec", "--config", cfg, "--write", filepath.Join(dir, "missing", "spec.json")); code != exitInfra || !strings.Contains(errOut, "missing/spec.json") {
+		t.Errorf("hydra spec into a missing folder: exit %d %s", code, errOut)
+	}
+	if code, out, _ := runBin(t, bin, "hydra", "spec", "--config", cfg); code != exitOK || !bytes.Equal([]byte(out), mustRead(t, "../../../infra/hydra/spec.json")) {
+		t.Errorf("hydra spec of a configuration with spec.toml's [hydra]: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"hydra"}, {"hydra", "nope"}, {"hydra", "sync", "--bogus"}, {"hydra", "spec", "extra"}} {
 		if code, _, _ := runBin(t, bin, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}

@@ -32,7 +32,7 @@ func checkNames(project string, jobsets map[string]string) error {
 	}
 	for stage, js := range jobsets {
 		if !jobsetName.MatchString(js) {
-			return fmt.Errorf("hydra engine: hydra.jobsets: %s=%s: Hydra jobset names are a letter or _ then letters, digits, -, _ or .", stage, js)
+			return fmt.Errorf("hydra engine: hydra.jobsets: %s=%s: Hydra jobset names are a letter or _ then letters, digits, dots, - or _", stage, js)
 		}
 	}
 	return nil
