@@ -214,3 +214,25 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A 502 burst in front of Hydra is retried with backoff; PUTs are
+// idempotent, so a retried write whose first answer was lost is harmless
+// (the retry finds the jobset and updates it to the same fields).
+func TestSyncJobsetsRetries502(t *testing.T) {
+	r := hydraenginetest.New(t)
+	r.Hydra.FailNext(2, 502, "", "PUT /jobset")
+	r.Hydra.FailNext(1, 502, "", "GET /project")
+	ch, err := r.Engine(t, hydraengine.Options{}).SyncJobsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch) != 5 {
+		t.Fatalf("changes %v", ch)
+	}
+	if n := r.Hydra.Count("PUT /jobset/{p}/{j}"); n != 6 {
+		t.Errorf("%d jobset PUTs, want 4 and 2 retries", n)
+	}
+	if n := r.Hydra.Count("GET /project/{p}"); n != 2 {
+		t.Errorf("%d project reads, want 1 and 1 retry", n)
+	}
+}
