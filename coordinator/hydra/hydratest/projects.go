@@ -118,7 +118,7 @@ func (s *Server) projectJSON(p *project) map[string]any {
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	p := s.projects[r.PathValue("p")]
+	p := s.allProjects[r.PathValue("p")]
 	if p == nil {
 		s.mu.Unlock()
 		s.fail(w, r, http.StatusNotFound, "Project ‘"+r.PathValue("p")+"’ doesn't exist.")
@@ -161,10 +161,10 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(body["declarative"], &decl)
 	}
 	s.mu.Lock()
-	p, exists := s.projects[name]
+	p, exists := s.allProjects[name]
 	if !exists {
 		p = &project{name: name, owner: u}
-		s.projects[name] = p
+		s.allProjects[name] = p
 	}
 	p.displayName = display
 	p.description = body.str("description")
@@ -193,7 +193,7 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) {
 func (s *Server) putJobset(w http.ResponseWriter, r *http.Request) {
 	pname, name := r.PathValue("p"), r.PathValue("j")
 	s.mu.Lock()
-	p := s.projects[pname]
+	p := s.allProjects[pname]
 	s.mu.Unlock()
 	if p == nil {
 		s.fail(w, r, http.StatusNotFound, "Project ‘"+pname+"’ doesn't exist.")

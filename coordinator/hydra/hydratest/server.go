@@ -20,8 +20,9 @@
 // controllers (projects.go): booleans by presence, every column rewritten,
 // 404 for a jobset of a missing project, 403 on a declarative project.
 //
-// Tests drive it through methods: AddProject, SetDeclarative, AddJobset, SetResolver, Evaluate, AddEval,
-// SetJobResult, Restart, FailEval, FailFetch, FailNext, Slow, Count.
+// Tests drive it through methods: AddProject, SetDeclarative, AddJobset,
+// SetResolver, Evaluate, AddEval, SetJobResult, Restart, FailEval, FailFetch,
+// FailNext, Slow, Count, JobsetFields.
 package hydratest
 
 import (
@@ -143,20 +144,20 @@ type Server struct {
 	// build with FinishBuild.
 	Builder func(id int64, job, drv string)
 
-	users     map[string]string
-	roles     map[string]bool // users allowed to push and edit jobsets
-	sessions  map[string]string
-	jobsets   map[string]*jobset
-	evals     map[int64]*eval
-	builds    map[int64]*build
-	drvs      map[string]int64
-	nextEval  int64
-	nextBuild int64
-	counts    map[string]int
-	pushes    map[string]int
-	faults    []*fault
-	projects  map[string]*project
-	asked     []AskedJob
+	users       map[string]string
+	roles       map[string]bool // users allowed to push and edit jobsets
+	sessions    map[string]string
+	jobsets     map[string]*jobset
+	evals       map[int64]*eval
+	builds      map[int64]*build
+	drvs        map[string]int64
+	nextEval    int64
+	nextBuild   int64
+	counts      map[string]int
+	pushes      map[string]int
+	faults      []*fault
+	allProjects map[string]*project
+	asked       []AskedJob
 }
 
 // project is one Hydra project; declFile non-empty makes it declarative.
@@ -183,20 +184,20 @@ func (s *Server) Asked() []AskedJob {
 // New starts a server on loopback.
 func New() *Server {
 	s := &Server{
-		Mux:       http.NewServeMux(),
-		Now:       time.Now,
-		users:     map[string]string{},
-		roles:     map[string]bool{},
-		sessions:  map[string]string{},
-		jobsets:   map[string]*jobset{},
-		evals:     map[int64]*eval{},
-		builds:    map[int64]*build{},
-		drvs:      map[string]int64{},
-		nextEval:  100,
-		nextBuild: 1000,
-		counts:    map[string]int{},
-		pushes:    map[string]int{},
-		projects:  map[string]*project{},
+		Mux:         http.NewServeMux(),
+		Now:         time.Now,
+		users:       map[string]string{},
+		roles:       map[string]bool{},
+		sessions:    map[string]string{},
+		jobsets:     map[string]*jobset{},
+		evals:       map[int64]*eval{},
+		builds:      map[int64]*build{},
+		drvs:        map[string]int64{},
+		nextEval:    100,
+		nextBuild:   1000,
+		counts:      map[string]int{},
+		pushes:      map[string]int{},
+		allProjects: map[string]*project{},
 	}
 	s.routes()
 	s.srv = httptest.NewServer(s.Mux)
@@ -235,10 +236,10 @@ func (s *Server) AddProject(name string) {
 }
 
 func (s *Server) addProject(name string) *project {
-	p := s.projects[name]
+	p := s.allProjects[name]
 	if p == nil {
 		p = &project{name: name, displayName: name, enabled: true, owner: "admin"}
-		s.projects[name] = p
+		s.allProjects[name] = p
 	}
 	return p
 }
