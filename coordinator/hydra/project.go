@@ -35,16 +35,6 @@ type Declarative struct {
 // its declarative settings would turn the spec off.
 func (p *Project) IsDeclarative() bool { return p.Declarative != nil && p.Declarative.File != "" }
 
-// HasJobset reports whether the project lists the jobset.
-func (p *Project) HasJobset(name string) bool {
-	for _, j := range p.Jobsets {
-		if string(j) == name {
-			return true
-		}
-	}
-	return false
-}
-
 // DecodeProject decodes a Project object.
 func DecodeProject(b []byte) (*Project, error) {
 	var v Project

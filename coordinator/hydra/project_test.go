@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,7 +143,7 @@ func TestDeclarativeProjectRefusesJobsetEdits(t *testing.T) {
 	ctx := context.Background()
 	srv.SetDeclarative("d")
 	p, err := c.Project(ctx, "d")
-	if err != nil || !p.IsDeclarative() || p.Declarative.File != "spec.json" || !p.HasJobset(".jobsets") {
+	if err != nil || !p.IsDeclarative() || p.Declarative.File != "spec.json" || !slices.Contains(p.Jobsets, ".jobsets") {
 		t.Fatalf("declarative project %+v %v", p, err)
 	}
 	if _, err := c.PutJobset(ctx, "d", "forge", &hydra.JobsetSpec{Type: 1, Flake: "github:o/r", Enabled: 1}); err == nil || !strings.Contains(err.Error(), "declarative") {

@@ -153,7 +153,7 @@ func (e *Engine) SyncJobsets(ctx context.Context) ([]SyncChange, error) {
 		obj := "jobset " + e.o.Project + ":" + name
 		spec := e.JobsetSpec(stage)
 		var d []string
-		if p != nil && p.HasJobset(name) {
+		if p != nil { // a project just created has no jobsets to read
 			js, err := h.Jobset(ctx, e.o.Project, name)
 			if err != nil && !errors.Is(err, hydra.ErrNotFound) {
 				return changes, fmt.Errorf("reading %s: %w", obj, err)
