@@ -12,6 +12,8 @@ func (s *Server) routes() {
 	s.handle("POST /login", s.login)
 	s.handle("GET /current-user", s.currentUser)
 	s.handle("POST /api/push", s.push)
+	s.handle("GET /project/{p}", s.getProject)
+	s.handle("PUT /project/{p}", s.putProject)
 	s.handle("PUT /jobset/{p}/{j}", s.putJobset)
 	s.handle("GET /jobset/{p}/{j}", s.getJobset(false))
 	s.handle("GET /jobset/{p}/{j}/errors", s.getJobset(true))
@@ -102,76 +104,6 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"jobsetsTriggered": done})
 }
 
-func (s *Server) putJobset(w http.ResponseWriter, r *http.Request) {
-	p, name := r.PathValue("p"), r.PathValue("j")
-	u := s.user(r)
-	if u == "" {
-		s.fail(w, r, http.StatusForbidden, "This page requires you to sign in.")
-		return
-	}
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "Bad request: "+err.Error())
-		return
-	}
-	num := func(k string) (int, bool) {
-		var n json.Number
-		if json.Unmarshal(body[k], &n) != nil {
-			var str string
-			if json.Unmarshal(body[k], &str) != nil {
-				return 0, false
-			}
-			n = json.Number(str)
-		}
-		v, err := strconv.Atoi(n.String())
-		return v, err == nil
-	}
-	str := func(k string) string {
-		var v string
-		_ = json.Unmarshal(body[k], &v)
-		return v
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.declarative[p] {
-		s.fail(w, r, http.StatusForbidden, "can't modify jobset of declarative project")
-		return
-	}
-	enabled, ok := num("enabled")
-	if !ok || enabled < 0 || enabled > 3 {
-		s.fail(w, r, http.StatusBadRequest, "Invalid enabled value.")
-		return
-	}
-	typ, _ := num("type")
-	if typ == 1 && str("flake") == "" {
-		s.fail(w, r, http.StatusBadRequest, "Flake URI must not be empty.")
-		return
-	}
-	shares, ok := num("schedulingshares")
-	if !ok || shares <= 0 {
-		s.fail(w, r, http.StatusBadRequest, "Scheduling shares must be a positive integer.")
-		return
-	}
-	key := p + ":" + name
-	j, exists := s.jobsets[key]
-	if !exists {
-		j = &jobset{project: p, name: name}
-		s.jobsets[key] = j
-	}
-	j.typ, j.enabled, j.shares = typ, enabled, shares
-	j.flake = str("flake")
-	j.description = str("description")
-	j.checkInterval, _ = num("checkinterval")
-	j.keepnr, _ = num("keepnr")
-	_, j.visible = body["visible"] // booleans count by presence
-	_, j.enableEmail = body["enableemail"]
-	status := http.StatusOK
-	if !exists {
-		status = http.StatusCreated
-	}
-	s.reply(w, r, status, map[string]any{"name": name, "uri": s.srv.URL + "/jobset/" + p + "/" + name, "redirect": s.srv.URL + "/jobset/" + p + "/" + name, "type": "jobset"})
-}
-
 func optInt(p *int64) any {
 	if p == nil {
 		return nil
@@ -188,21 +120,7 @@ func (s *Server) getJobset(errors bool) http.HandlerFunc {
 			s.fail(w, r, http.StatusNotFound, "Jobset doesn't exist.")
 			return
 		}
-		errmsg := ""
-		if errors {
-			errmsg = j.errormsg // current servers leave it empty on the plain page
-		}
-		visible := j.visible
-		v := map[string]any{
-			"name": j.name, "project": j.project, "description": j.description,
-			"nixexprinput": "", "nixexprpath": "", "errormsg": errmsg, "fetcherrormsg": j.fetcherr,
-			"emailoverride": "", "type": j.typ, "flake": j.flake,
-			"errortime": optInt(j.errortime), "lastcheckedtime": optInt(j.lastChecked),
-			"triggertime": optInt(j.triggerTime), "starttime": optInt(j.startTime),
-			"enabled": j.enabled, "keepnr": j.keepnr, "checkinterval": j.checkInterval,
-			"schedulingshares": j.shares, "enableemail": j.enableEmail, "visible": visible,
-			"enable_dynamic_run_command": false, "inputs": map[string]any{},
-		}
+		v := s.jobsetJSON(j, errors)
 		s.mu.Unlock()
 		s.reply(w, r, http.StatusOK, v)
 	}

@@ -16,8 +16,13 @@
 //   - injectable faults (5xx bursts with Retry-After, slow answers) and
 //     request counting per endpoint pattern.
 //
-// Tests drive it through methods: AddJobset, SetResolver, Evaluate, AddEval,
-// SetJobResult, Restart, FailEval, FailFetch, FailNext, Slow, Count.
+// PUT and GET of /project/{p} and PUT /jobset/{p}/{j} follow Hydra's
+// controllers (projects.go): booleans by presence, every column rewritten,
+// 404 for a jobset of a missing project, 403 on a declarative project.
+//
+// Tests drive it through methods: AddProject, SetDeclarative, AddJobset,
+// SetResolver, Evaluate, AddEval, SetJobResult, Restart, FailEval, FailFetch,
+// FailNext, Slow, Count, JobsetFields.
 package hydratest
 
 import (
@@ -61,11 +66,14 @@ type jobset struct {
 	project, name string
 	typ           int
 	flake         string
+	exprPath      string // legacy jobsets
+	exprInput     string
 	enabled       int
 	checkInterval int
 	shares        int
 	keepnr        int
 	description   string
+	emailOverride string
 	visible       bool
 	enableEmail   bool
 
@@ -151,8 +159,15 @@ type Server struct {
 	counts      map[string]int
 	pushes      map[string]int
 	faults      []*fault
-	declarative map[string]bool
+	allProjects map[string]*project
 	asked       []AskedJob
+}
+
+// project is one Hydra project; declFile non-empty makes it declarative.
+type project struct {
+	name, displayName, description, homepage, owner string
+	enabled, hidden                                 bool
+	declFile, declType, declValue                   string
 }
 
 // AskedJob is one GET /eval/{id}/job/{job} the server answered.
@@ -185,7 +200,7 @@ func New() *Server {
 		nextBuild:   1000,
 		counts:      map[string]int{},
 		pushes:      map[string]int{},
-		declarative: map[string]bool{},
+		allProjects: map[string]*project{},
 	}
 	s.routes()
 	s.srv = httptest.NewServer(s.Mux)
@@ -206,18 +221,51 @@ func (s *Server) AddUser(name, password string) {
 	s.roles[name] = true
 }
 
-// SetDeclarative marks a project declarative: jobset edits answer 403.
-func (s *Server) SetDeclarative(project string) {
+// SetDeclarative makes a project (created if missing) declarative, with
+// spec file spec.json: jobset edits then answer 403. The fake does not
+// evaluate the spec file: tests add the jobsets it would make with AddJobset.
+func (s *Server) SetDeclarative(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.declarative[project] = true
+	p := s.addProject(name)
+	p.declFile, p.declType, p.declValue = "spec.json", "git", "https://example.org/spec.git main"
 }
 
-// AddJobset creates a flake jobset (type 1, triggers only).
+// AddProject creates an enabled, visible project without a declarative spec.
+func (s *Server) AddProject(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addProject(name)
+}
+
+func (s *Server) addProject(name string) *project {
+	p := s.allProjects[name]
+	if p == nil {
+		p = &project{name: name, displayName: name, enabled: true, owner: "admin"}
+		s.allProjects[name] = p
+	}
+	return p
+}
+
+// AddJobset creates a flake jobset (type 1, triggers only), and its project
+// if missing.
 func (s *Server) AddJobset(project, name, flake string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jobsets[project+":"+name] = &jobset{project: project, name: name, typ: 1, flake: flake, enabled: 1, shares: 100, visible: true}
+	s.addProject(project)
+	s.jobsets[project+":"+name] = &jobset{project: project, name: name, typ: 1, flake: flake, enabled: 1, shares: 100, keepnr: 3, visible: true}
+}
+
+// JobsetFields returns a jobset as GET /jobset/{p}/{j} renders it, nil if
+// there is none.
+func (s *Server) JobsetFields(project, name string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobsets[project+":"+name]
+	if j == nil {
+		return nil
+	}
+	return s.jobsetJSON(j, false)
 }
 
 // SetResolver sets what evaluating the jobset produces.
