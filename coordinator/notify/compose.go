@@ -96,7 +96,7 @@ func subjectOf(e *store.Event, p *Payload) string {
 	case KindBenchRegress:
 		s = target + ": benchmark regression"
 	case KindStagingFailed:
-		s = target + ": staging failed"
+		s = target + ": " + stagingText(p)
 	default:
 		s = target + ": " + e.Kind
 	}
@@ -133,7 +133,7 @@ func headline(e *store.Event, p *Payload) string {
 	case KindBenchRegress:
 		return target + ": a benchmark regressed."
 	case KindStagingFailed:
-		return target + ": staging failed."
+		return target + ": " + stagingText(p) + "."
 	}
 	return target + ": " + e.Kind
 }
@@ -305,4 +305,19 @@ func (c *composer) compose(ctx context.Context, e *store.Event, rcpt string) sto
 		Subject:   subject,
 		Body:      m.Bytes(),
 	}
+}
+
+// stagingText says which pull request failed in staging, where and why.
+func stagingText(p *Payload) string {
+	s := "staging failed"
+	if p.PR != 0 {
+		s = fmt.Sprintf("PR #%d failed in staging", p.PR)
+	}
+	if p.Stage != "" {
+		s += " (" + p.Stage + ")"
+	}
+	if p.Reason != "" {
+		s += ": " + p.Reason
+	}
+	return s
 }

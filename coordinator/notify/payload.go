@@ -52,6 +52,7 @@ type Payload struct {
 	RunURL          string              `json:"run_url"`
 	Jobs            []Job               `json:"jobs"`
 	PR              int                 `json:"pr"`
+	Reason          string              `json:"reason"`
 }
 
 // ParsePayload converts an event payload to its typed form. A field of the
@@ -107,6 +108,7 @@ func mergePayload(dst, src *Payload) {
 	set(&dst.LogTail, src.LogTail)
 	set(&dst.LogKey, src.LogKey)
 	set(&dst.RunURL, src.RunURL)
+	set(&dst.Reason, src.Reason)
 	if src.Revisions != nil {
 		dst.Revisions = src.Revisions
 	}

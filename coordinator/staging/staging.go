@@ -172,13 +172,14 @@ func (p *Promoter) Promote(ctx context.Context, number int) (string, error) {
 	})
 }
 
-// ReportFailure records that PR number failed in staging (stage, run and a
-// reason) as a "staging-failed" event for the PR notifier; repeated calls for
-// the same run are one event.
-func ReportFailure(ctx context.Context, st *store.Store, repo string, number int, candidate string, runID int64, stage, reason string) error {
+// ReportFailure records that PR number of component failed on its staging
+// branch (stage, run and a reason) as a "staging-failed" event, which the
+// component's subscribers receive; repeated calls for the same run are one
+// event.
+func ReportFailure(ctx context.Context, st *store.Store, component, branch, repo string, number int, candidate string, runID int64, stage, reason string) error {
 	return st.AppendEvent(ctx, store.Event{
 		Key: fmt.Sprintf("staging-failed:%s#%d:%d", repo, number, runID), Kind: EventStagingFailed,
-		Candidate: candidate, RunID: runID,
+		Component: component, Branch: branch, Candidate: candidate, RunID: runID,
 		Payload: map[string]any{"repo": repo, "pr": number, "stage": stage, "reason": reason},
 	})
 }

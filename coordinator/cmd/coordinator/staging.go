@@ -103,7 +103,7 @@ func (f *stagingFlow) onFinish(ctx context.Context, run *store.Run, cand *store.
 				if reason == "" {
 					reason = pipeline.Summary(run.Stage, pipeline.Judgement{Verdict: run.Verdict, Detail: run.Detail})
 				}
-				if err := staging.ReportFailure(ctx, f.p.Store, pr.Repo, n, cand.ID, run.ID, run.Stage, reason); err != nil {
+				if err := staging.ReportFailure(ctx, f.p.Store, c, r.Branch, pr.Repo, n, cand.ID, run.ID, run.Stage, reason); err != nil {
 					f.log.Warn("reporting a staging failure", "pr", n, "err", err)
 				}
 			}
