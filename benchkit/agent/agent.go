@@ -24,6 +24,7 @@ import (
 
 	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/runner"
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
 // Agent leases and runs bench jobs.
@@ -208,6 +209,17 @@ func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]fl
 	if work == "" {
 		return nil, fmt.Errorf("job names component %s but carries no source for it", job.Component)
 	}
+	// The entry sees its job's checkouts, the mirrors they borrow objects
+	// from (read-only) and a cargo home of the agent's; never the token, the
+	// other jobs or the rest of the workdir.
+	cargoHome := filepath.Join(a.Workdir, "cargo-home")
+	if err := os.MkdirAll(cargoHome, 0o755); err != nil {
+		return nil, err
+	}
+	spec := sandbox.Spec{RW: []string{dir, cargoHome}}
+	if m := filepath.Join(a.Workdir, "mirrors"); dirExists(m) {
+		spec.RO = []string{m}
+	}
 	b := job.Bench
 	kind := "run"
 	if job.Round > 0 {
@@ -215,6 +227,7 @@ func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]fl
 	}
 	s, err := a.Runner.Measure(ctx, runner.Job{
 		Component: job.Component, Bench: &b, Candidate: job.Candidate, Revisions: revs, Workdir: work, Kind: kind,
+		Env: []string{"CARGO_HOME=" + cargoHome}, Sandbox: spec,
 	}, max(b.Repeat, 1), job.Round == 0)
 	if err != nil {
 		return nil, err
@@ -252,6 +265,11 @@ func git(ctx context.Context, dir string, args ...string) error {
 		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func (a *Agent) logf(format string, args ...any) {

@@ -32,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
 // Options configure one run.
@@ -39,6 +41,9 @@ type Options struct {
 	Command string   // run by sh -c
 	Dir     string   // working directory
 	Env     []string // the complete environment of the command
+	// Sandbox, when set, isolates the command as Spec allows (Spec.Dir is Dir).
+	Sandbox *sandbox.Sandbox
+	Spec    sandbox.Spec
 	Timeout time.Duration
 	// Stderr receives the command's standard error (its log); nil discards it.
 	Stderr io.Writer
@@ -89,7 +94,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", o.Command)
+	var cmd *exec.Cmd
+	if o.Sandbox != nil {
+		spec := o.Spec
+		spec.Dir = o.Dir
+		cmd = o.Sandbox.Command(ctx, spec, "/bin/sh", "-c", o.Command)
+	} else {
+		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", o.Command)
+	}
 	cmd.Dir = o.Dir
 	cmd.Env = o.Env
 	if cmd.Env == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/ironworks-ci/ironworks/benchkit/parse"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
 // Metrics benchkit measures itself, next to what the tool reports.
@@ -38,8 +39,10 @@ type Job struct {
 	Candidate string
 	Revisions map[string]string // component -> revision
 	Workdir   string
-	Kind      string // run | confirm | bisect
-	Key       string // idempotency key of the stored run; random when ""
+	Kind      string       // run | confirm | bisect
+	Key       string       // idempotency key of the stored run; random when ""
+	Env       []string     // variables set after every other (CARGO_HOME of an agent)
+	Sandbox   sandbox.Spec // what the command may see, with Runner.Sandbox
 }
 
 // Runner runs jobs on this host.
@@ -50,6 +53,8 @@ type Runner struct {
 	// BaseEnv is the environment every command starts from (default: the
 	// allow-listed variables of benchkit's own environment, see Env).
 	BaseEnv []string
+	// Sandbox isolates every command (benchkit agent); nil runs them as is.
+	Sandbox *sandbox.Sandbox
 }
 
 // New detects the host and its GPU.
@@ -120,7 +125,8 @@ func (r *Runner) Measure(ctx context.Context, j Job, n int, warm bool) (parse.Sa
 	if base == nil {
 		base = os.Environ()
 	}
-	opts := measure.Options{Command: b.Command, Dir: j.Workdir, Env: Env(base, j), Timeout: b.Timeout.Duration, Stderr: r.Log, GPU: r.GPU}
+	opts := measure.Options{Command: b.Command, Dir: j.Workdir, Env: append(Env(base, j), j.Env...), Timeout: b.Timeout.Duration, Stderr: r.Log, GPU: r.GPU,
+		Sandbox: r.Sandbox, Spec: j.Sandbox}
 	if warm {
 		for i := range b.Warmup {
 			r.logf("benchkit: %s/%s warm-up %d/%d", j.Component, b.Name, i+1, b.Warmup)

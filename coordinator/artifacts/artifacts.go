@@ -5,7 +5,6 @@ package artifacts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -172,8 +171,6 @@ func UploadDir(ctx context.Context, st Store, prefix, dir string, parallel int, 
 	sort.Strings(keys)
 	return keys, nil
 }
-
-func isNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // RunExpiry sweeps st every interval until ctx ends. MinIO's lifecycle
 // scanner can take hours; this sweep is what makes retention exact.

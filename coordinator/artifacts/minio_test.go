@@ -2,9 +2,11 @@ package artifacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/build"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -294,3 +296,5 @@ func (logLines) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }

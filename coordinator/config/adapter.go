@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,6 +70,9 @@ type Job struct {
 	Env       map[string]string `toml:"env"`
 	Gating    *bool             `toml:"gating"` // default true: the stage's gate requires it
 	OutputCap ByteSize          `toml:"output_limit"`
+	// Network: false runs the job without network (only a loopback of its
+	// own); default true, because cargo fetches crates.
+	Network *bool `toml:"network"`
 }
 
 // ID is the job's global name, component:job.
@@ -195,8 +199,8 @@ func (a *Adapter) validate(p *problems) {
 		if strings.TrimSpace(j.Command) == "" {
 			p.add(append(key, "command"), "required")
 		}
-		if j.Timeout.Duration < 0 {
-			p.add(append(key, "timeout"), "must be positive")
+		if j.Timeout.Duration < 0 || j.Timeout.set && j.Timeout.Duration == 0 {
+			p.add(append(key, "timeout"), "must be positive (leave it out for the default of %s)", DefaultJobTimeout)
 		}
 		if j.Timeout.Duration == 0 {
 			j.Timeout.Duration = DefaultJobTimeout
@@ -239,6 +243,9 @@ func (a *Adapter) validate(p *problems) {
 		}
 		if b.Repeat == 0 {
 			b.Repeat = 1
+		}
+		if b.Timeout.Duration < 0 || b.Timeout.set && b.Timeout.Duration == 0 {
+			p.add(append(key, "timeout"), "must be positive (leave it out for the default of %s)", DefaultJobTimeout)
 		}
 		if b.Timeout.Duration == 0 {
 			b.Timeout.Duration = DefaultJobTimeout
@@ -292,14 +299,17 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Duration is a time.Duration written as "45m" in TOML.
-type Duration struct{ time.Duration }
+type Duration struct {
+	time.Duration
+	set bool // written in the file (so "0s" is not mistaken for "not set")
+}
 
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return fmt.Errorf("bad duration %q (want e.g. 90s, 45m, 3h)", b)
 	}
-	d.Duration = v
+	d.Duration, d.set = v, true
 	return nil
 }
 
@@ -344,6 +354,9 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 	v, err := strconv.ParseInt(str, 10, 64)
 	if err != nil || v < 0 {
 		return fmt.Errorf("bad size %q (want e.g. 16MiB)", b)
+	}
+	if v > math.MaxInt64/mult {
+		return fmt.Errorf("size %q is too large", b)
 	}
 	*s = ByteSize(v * mult)
 	return nil

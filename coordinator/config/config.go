@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,8 +51,23 @@ type Engine struct {
 	OutputLimit  ByteSize `toml:"output_limit"`  // per-job log cap; default 64 MiB
 	// Bisect caps the downstream builds spent looking for a culprit; 0 means the default.
 	BisectLimit int `toml:"bisect_limit"`
+	// Attempts is how often a failing job that would blame someone runs in all before the verdict; 0 means 2.
+	Attempts int `toml:"attempts"`
 	// BenchTokensFile holds the bearer tokens benchkit agents present, one per line.
 	BenchTokensFile string `toml:"bench_tokens_file"`
+	// KeepFailedWorktrees is how many failed runs keep their worktrees
+	// (default 3; passed runs never keep them). TargetLimit empties a
+	// component's shared cargo target folder grown over it (default 20GiB).
+	KeepFailedWorktrees *int     `toml:"keep_failed_worktrees"`
+	TargetLimit         ByteSize `toml:"target_limit"`
+	// GitTimeout bounds one clone or fetch of a component (default 10m).
+	GitTimeout Duration `toml:"git_timeout"`
+	// Sandbox isolates local jobs: "bwrap" (default) or "off".
+	Sandbox string `toml:"sandbox"`
+	// SandboxRO and SandboxRW are extra paths every sandboxed job sees, read-only
+	// or read-write (Groth parameters in /var/tmp/filecoin-proof-parameters, say).
+	SandboxRO []string `toml:"sandbox_ro"`
+	SandboxRW []string `toml:"sandbox_rw"`
 }
 
 type Hydra struct {
@@ -111,8 +127,9 @@ type Web struct {
 
 // Notify tunes e-mail.
 type Notify struct {
-	OutboxDir         string `toml:"outbox_dir"` // default <state_dir>/outbox
-	UnsubscribeSecret string `toml:"unsubscribe_secret_file"`
+	OutboxDir         string   `toml:"outbox_dir"` // default <state_dir>/outbox
+	UnsubscribeSecret string   `toml:"unsubscribe_secret_file"`
+	Operators         []string `toml:"operators"` // addresses told of adapter errors (configuration, not code)
 }
 
 // Load reads the configuration file, then every adapter it names, and checks
@@ -138,9 +155,8 @@ func Parse(file string, data []byte, base string) (*Config, error) {
 		p.add(k, "unknown key")
 	}
 	c.validate(p)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
+	// Every problem at once: the configuration's and every adapter's.
+	errs := []error{p.err()}
 	abs := func(s string) string {
 		if s == "" || filepath.IsAbs(s) {
 			return s
@@ -158,9 +174,13 @@ func Parse(file string, data []byte, base string) (*Config, error) {
 			a, err = LoadAdapter(c.Adapters[i])
 		}
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		adapters = append(adapters, a)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if err := c.link(p, adapters); err != nil {
 		return nil, err
@@ -194,8 +214,40 @@ func (c *Config) validate(p *problems) {
 	if c.Engine.Default == "hydra" && (c.Hydra == nil || c.Hydra.URL == "") {
 		p.add([]string{"engine", "default"}, "the hydra engine needs a [hydra] section with url")
 	}
+	if c.Engine.Attempts < 0 {
+		p.add([]string{"engine", "attempts"}, "must not be negative (1 runs a failing job once, 0 means the default 2)")
+	}
 	if c.Engine.Parallelism < 0 {
 		p.add([]string{"engine", "parallelism"}, "must not be negative")
+	}
+	if c.Engine.GitTimeout.Duration < 0 || c.Engine.GitTimeout.set && c.Engine.GitTimeout.Duration == 0 {
+		p.add([]string{"engine", "git_timeout"}, "must be positive (leave it out for the default of 10m)")
+	}
+	if c.Engine.KeepFailedWorktrees == nil {
+		three := 3
+		c.Engine.KeepFailedWorktrees = &three
+	} else if *c.Engine.KeepFailedWorktrees < 0 {
+		p.add([]string{"engine", "keep_failed_worktrees"}, "must not be negative")
+	}
+	if c.Engine.TargetLimit == 0 {
+		c.Engine.TargetLimit = 20 << 30
+	}
+	switch c.Engine.Sandbox {
+	case "":
+		c.Engine.Sandbox = "bwrap"
+	case "bwrap", "off":
+	default:
+		p.add([]string{"engine", "sandbox"}, "unknown sandbox %q (want bwrap or off)", c.Engine.Sandbox)
+	}
+	for _, k := range []struct {
+		key   string
+		paths []string
+	}{{"sandbox_ro", c.Engine.SandboxRO}, {"sandbox_rw", c.Engine.SandboxRW}} {
+		for _, d := range k.paths {
+			if !filepath.IsAbs(d) {
+				p.add([]string{"engine", k.key}, "%q: must be an absolute path", d)
+			}
+		}
 	}
 	if c.Engine.OutputLimit == 0 {
 		c.Engine.OutputLimit = 64 << 20

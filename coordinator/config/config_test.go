@@ -89,12 +89,17 @@ command = "make"`, 1), goodDown, "", "up/adapter.toml", 4, []string{"jobs.build.
 		{"cycle", strings.Replace(goodUp, "[jobs.build]\nstage = \"forge\"\n", "[jobs.build]\nstage = \"forge\"\nneeds = [\"test\"]\n", 1), goodDown, "", "up/adapter.toml", 5, []string{"cycle: up:build -> up:test -> up:build"}},
 		{"unknown pin", goodUp, strings.Replace(goodDown, "cargo-patch", "go-replace", 1), "", "down/adapter.toml", 5, []string{"unknown pin method"}},
 		{"unknown key in config", goodUp, goodDown, "[engine]\nflavour = \"x\"\n", "ironworks.toml", 4, []string{"engine.flavour", "unknown key"}},
+		{"negative attempts", goodUp, goodDown, "[engine]\nattempts = -1\n", "ironworks.toml", 4, []string{"engine.attempts", "must not be negative"}},
 		{"unknown engine", goodUp, goodDown, "[engine]\ndefault = \"k8s\"\n", "ironworks.toml", 4, []string{`unknown engine "k8s"`}},
 		{"override of unknown component", goodUp, goodDown, "[components.nope]\nrepo = \"x\"\n", "ironworks.toml", 3, []string{"components.nope", "no adapter"}},
 		{"syntax error", goodUp + "[jobs\n", goodDown, "", "up/adapter.toml", 12, []string{}},
 		{"needs of a later stage", strings.Replace(goodUp, "[jobs.test]\nstage = \"forge\"", "[jobs.test]\nstage = \"harden\"", 1) + "[jobs.early]\nstage = \"spark\"\nneeds = [\"test\"]\ncommand = \"x\"\n", goodDown, "", "up/adapter.toml", 13, []string{"later stage"}},
 		{"manual with schedule", goodUp + "manual = true\nschedule = \"continuous\"\n", goodDown, "", "up/adapter.toml", 11, []string{"manual job cannot also have a schedule"}},
 		{"IRONWORKS_ env", goodUp + "env = { IRONWORKS_REV = \"x\" }\n", goodDown, "", "up/adapter.toml", 11, []string{"set by the coordinator"}},
+		{"zero timeout", strings.Replace(goodUp, `"10m"`, `"0s"`, 1), goodDown, "", "up/adapter.toml", 6, []string{"jobs.build.timeout", "must be positive"}},
+		{"overflowing output_limit", goodUp + "output_limit = \"9999999999GiB\"\n", goodDown, "", "up/adapter.toml", 0, []string{"too large"}},
+		{"unknown sandbox", goodUp, goodDown, "[engine]\nsandbox = \"chroot\"\n", "ironworks.toml", 4, []string{"engine.sandbox", `unknown sandbox "chroot"`}},
+		{"relative sandbox path", goodUp, goodDown, "[engine]\nsandbox_ro = [\"params\"]\n", "ironworks.toml", 4, []string{"engine.sandbox_ro", "absolute path"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +144,23 @@ func TestRealAdaptersLoad(t *testing.T) {
 	}
 	if c.Loaded["merkletree"].Repo != "https://github.com/filecoin-project/merkletree" {
 		t.Errorf("default does not track the real merkletree: %s", c.Loaded["merkletree"].Repo)
+	}
+}
+
+// Every bad adapter and the configuration's own problems come in one error.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	up := strings.Replace(goodUp, `stage = "forge"
+command = "make"`, `stage = "frog"
+command = "make"`, 1)
+	down := strings.Replace(goodDown, `command = "make"`, "command = \"make\"\ncomand = \"x\"", 1)
+	_, err := writeSetup(t, up, down, "[engine]\nflavour = \"x\"\n")
+	if err == nil {
+		t.Fatal("loaded without error")
+	}
+	for _, want := range []string{"up/adapter.toml:4: jobs.build.stage", "down/adapter.toml:", "jobs.build.comand", "ironworks.toml:4: engine.flavour"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-github/v66/github"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
@@ -98,24 +97,12 @@ func RetryingHTTPClient(o httpretry.Options) *http.Client {
 	return rc.StandardClient()
 }
 
-// noRetryKey marks a request the transport must not repeat: a create whose
-// answer may be lost after GitHub acted on it (the caller looks before it
-// tries again).
-type noRetryKey struct{}
-
-func withoutRetry(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noRetryKey{}, true)
-}
-
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Value(noRetryKey{}) != nil && ctx.Err() == nil {
-		return false, nil
-	}
 	if resp != nil && resp.StatusCode == http.StatusForbidden &&
 		(resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-RateLimit-Remaining") == "0") {
 		return true, nil
 	}
-	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	return httpretry.CheckRetry(ctx, resp, err)
 }
 
 // status returns the HTTP status of a go-github error, 0 if none.

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
 )
 
 // Marker identifies the coordinator's one comment on a pull request.
@@ -33,20 +34,13 @@ func (c *Client) UpsertComment(ctx context.Context, owner, repo string, pr int, 
 		}
 		// Deleted by someone: find another or start anew.
 	}
-	// A create is never repeated blindly: its answer may be lost after
-	// GitHub made the comment, so every attempt looks for the marker first.
-	var err error
-	for attempt := 0; attempt < createAttempts; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
-		}
-		id, existing, ferr := c.findComment(ctx, owner, repo, pr, marker)
-		if ferr != nil {
-			return 0, ferr
+	// Look before every create: a create whose answer was lost may have
+	// made the comment, and a second POST would make a second one.
+	var createErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		id, existing, err := c.findComment(ctx, owner, repo, pr, marker)
+		if err != nil {
+			return 0, err
 		}
 		if id != 0 {
 			if existing == full {
@@ -57,21 +51,17 @@ func (c *Client) UpsertComment(ctx context.Context, owner, repo string, pr int, 
 			}
 			return id, nil
 		}
-		var cm *github.IssueComment
-		cm, _, err = c.GH.Issues.CreateComment(withoutRetry(ctx), owner, repo, pr, &github.IssueComment{Body: github.String(full)})
+		cm, _, err := c.GH.Issues.CreateComment(httpretry.Once(ctx), owner, repo, pr, &github.IssueComment{Body: github.String(full)})
 		if err == nil {
 			return cm.GetID(), nil
 		}
-		if Permanent(err) {
+		createErr = err
+		if Permanent(err) || ctx.Err() != nil {
 			break
 		}
 	}
-	return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, err)
+	return 0, fmt.Errorf("github: comment on %s/%s#%d: %w", owner, repo, pr, createErr)
 }
-
-// createAttempts bounds the look-then-create rounds of one UpsertComment;
-// what is still missing after them is retried by the reporter's next round.
-const createAttempts = 4
 
 func (c *Client) findComment(ctx context.Context, owner, repo string, pr int, marker string) (int64, string, error) {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}

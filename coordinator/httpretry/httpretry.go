@@ -65,12 +65,35 @@ func New(o Options) *retryablehttp.Client {
 	c.RetryMax = o.RetryMax
 	c.RetryWaitMin = o.WaitMin
 	c.RetryWaitMax = o.WaitMax
-	c.CheckRetry = retryablehttp.DefaultRetryPolicy
+	c.CheckRetry = CheckRetry
 	c.Backoff = Backoff(o.RetryAfter)
 	// Hand the last response back instead of a bare "giving up" error, so
 	// that callers can report the server's own message.
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	return c
+}
+
+type onceKey struct{}
+
+// Once marks ctx so that requests made with it are sent once: a request with
+// a side effect whose answer was lost (a 502 after the comment was created,
+// a reset connection) must not be repeated blindly. The caller looks at the
+// server's state and decides. A 429 or a secondary rate limit (403 with
+// Retry-After), which GitHub answers before acting, is still retried.
+func Once(ctx context.Context) context.Context { return context.WithValue(ctx, onceKey{}, true) }
+
+// CheckRetry is retryablehttp's default policy, except for requests made with
+// a context from Once.
+func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if once, _ := ctx.Value(onceKey{}).(bool); once {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		limited := resp != nil && (resp.StatusCode == http.StatusTooManyRequests ||
+			resp.StatusCode == http.StatusForbidden && resp.Header.Get("Retry-After") != "")
+		return limited, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }
 
 // Backoff waits a random time in [min, min·2^attempt] capped at max (full

@@ -23,7 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
@@ -281,6 +280,10 @@ func (c *Client) password() (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
+// ErrLogin means Hydra refused the user or password (403 on POST /login):
+// retrying cannot help.
+var ErrLogin = errors.New("refused (403): check hydra.user and hydra.password_file")
+
 // Login opens a session: POST /login answers 302 with the hydra_session
 // cookie, which is kept from that 302 (redirects are never followed).
 func (c *Client) Login(ctx context.Context) error {
@@ -292,6 +295,9 @@ func (c *Client) Login(ctx context.Context) error {
 	r, err := c.do(ctx, ep, http.MethodPost, "/login", nil, map[string]string{"username": c.user, "password": pw})
 	if err != nil {
 		return err
+	}
+	if r.status == http.StatusForbidden || r.status == http.StatusUnauthorized {
+		return fmt.Errorf("hydra: login as %q: %w: %w", c.user, ErrLogin, r.err(ep))
 	}
 	if r.status != http.StatusFound && r.status != http.StatusOK {
 		return fmt.Errorf("hydra: login as %q: %w", c.user, r.err(ep))
@@ -603,6 +609,3 @@ func (c *Client) StorePaths(ctx context.Context, evalID int64) ([]string, error)
 	}
 	return out, nil
 }
-
-// Since reports how long ago a Hydra unix timestamp was.
-func Since(ts int64, now time.Time) time.Duration { return now.Sub(time.Unix(ts, 0)) }

@@ -97,6 +97,10 @@ func subjectOf(e *store.Event, p *Payload) string {
 		s = target + ": benchmark regression"
 	case KindStagingFailed:
 		s = target + ": " + stagingText(p)
+	case KindAdapterError:
+		s = target + ": adapter error: " + p.FailedJob + " cannot run"
+	case KindFlaky:
+		s = target + ": flaky job (failed, then passed on the same revisions)"
 	default:
 		s = target + ": " + e.Kind
 	}
@@ -134,6 +138,10 @@ func headline(e *store.Event, p *Payload) string {
 		return target + ": a benchmark regressed."
 	case KindStagingFailed:
 		return target + ": " + stagingText(p) + "."
+	case KindAdapterError:
+		return target + ": ADAPTER ERROR: the command of " + p.FailedJob + " was not found or is not executable. This is the adapter's configuration, not the component's code."
+	case KindFlaky:
+		return target + ": a job FAILED and then PASSED on the same revisions: it is flaky. The run is green; nobody is blamed."
 	}
 	return target + ": " + e.Kind
 }
@@ -218,7 +226,11 @@ func (c *composer) text(ctx context.Context, e *store.Event, p *Payload, rcpt st
 	}
 	b.WriteString("\n")
 	if p.Culprit != nil && p.Culprit.Rev != "" {
-		fmt.Fprintf(&b, "Culprit (found by bisection): %s %s (%s)\n\n", p.Culprit.Rev, oneLine(p.Culprit.Subject), oneLine(p.Culprit.Author))
+		how := "found by bisection"
+		if p.CulpritUnconfirmed {
+			how = "found by bisection, NOT CONFIRMED: re-running the pair before it and at it did not reproduce; a flaky test may be involved"
+		}
+		fmt.Fprintf(&b, "Culprit (%s): %s %s (%s)\n\n", how, p.Culprit.Rev, oneLine(p.Culprit.Subject), oneLine(p.Culprit.Author))
 	}
 	writeRange(&b, "Upstream "+orDefault(p.Upstream, "")+" since the last compatible pair", p.UpstreamRange)
 	writeRange(&b, "Downstream "+e.Component+" since the last green run", p.DownstreamRange)

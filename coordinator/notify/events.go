@@ -15,6 +15,8 @@ const (
 	KindPromotion      = "promotion"
 	KindBenchRegress   = "bench-regression"
 	KindStagingFailed  = "staging-failed"
+	KindFlaky          = "flaky"
+	KindAdapterError   = "adapter-error" // sent to [notify] operators, not subscribable
 	KindRunStarted     = "run-started"
 	KindRunFinished    = "run-finished"
 	classHealth        = "health"
@@ -22,11 +24,11 @@ const (
 	healthGreen        = "green"
 	allComponents      = "*"
 	defaultEventsFlag  = "failure,incompatible,upstream-not-accepted,recovery"
-	subscribableEvents = "failure, incompatible, upstream-not-accepted, recovery, promotion, bench-regression, staging-failed"
+	subscribableEvents = "failure, incompatible, upstream-not-accepted, recovery, promotion, bench-regression, staging-failed, flaky"
 )
 
 // Subscribable lists the event kinds an address can subscribe to.
-var Subscribable = []string{KindFailure, KindIncompatible, KindNotAccepted, KindRecovery, KindPromotion, KindBenchRegress, KindStagingFailed}
+var Subscribable = []string{KindFailure, KindIncompatible, KindNotAccepted, KindRecovery, KindPromotion, KindBenchRegress, KindStagingFailed, KindFlaky}
 
 // DefaultEvents is what a subscription without an explicit list receives: the
 // health of the target, broken and fixed.

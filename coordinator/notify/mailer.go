@@ -23,7 +23,9 @@ const EmailConsumer = "email"
 type Mailer struct {
 	Store *store.Store
 	Log   *log.Logger
-	c     composer
+	// Operators receive adapter-error events, whatever they subscribed to.
+	Operators []string
+	c         composer
 }
 
 // NewMailer prepares a mailer. linker (may be nil) makes log links.
@@ -40,8 +42,9 @@ func NewMailer(cfg *config.Config, st *store.Store, signer *Signer, linker Linke
 		domain = d
 	}
 	return &Mailer{
-		Store: st,
-		Log:   log.Default(),
+		Store:     st,
+		Log:       log.Default(),
+		Operators: cfg.Notify.Operators,
 		c: composer{
 			from:    from,
 			domain:  domain,
@@ -93,6 +96,13 @@ func (m *Mailer) handle(ctx context.Context, e *store.Event, subs []*store.Subsc
 	// One decision per address, however many of its subscriptions match.
 	wants := map[string]bool{}
 	var rcpts []string
+	if e.Kind == KindAdapterError {
+		// The adapter's configuration is the operators' to fix.
+		subs = nil
+		for _, op := range m.Operators {
+			subs = append(subs, &store.Subscription{Email: op, Component: allComponents, Events: []string{KindAdapterError}})
+		}
+	}
 	for _, s := range subs {
 		if !matches(s, e) {
 			continue

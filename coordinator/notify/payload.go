@@ -46,13 +46,15 @@ type Payload struct {
 	UpstreamRange   *Range              `json:"upstream_range"`
 	DownstreamRange *Range              `json:"downstream_range"`
 	Culprit         *Commit             `json:"culprit"`
-	FailedJob       string              `json:"failed_job"`
-	LogTail         string              `json:"log_tail"`
-	LogKey          string              `json:"log_key"`
-	RunURL          string              `json:"run_url"`
-	Jobs            []Job               `json:"jobs"`
-	PR              int                 `json:"pr"`
-	Reason          string              `json:"reason"`
+	// CulpritUnconfirmed: bisection named it, its confirmation runs did not agree.
+	CulpritUnconfirmed bool   `json:"culprit_unconfirmed"`
+	FailedJob          string `json:"failed_job"`
+	LogTail            string `json:"log_tail"`
+	LogKey             string `json:"log_key"`
+	RunURL             string `json:"run_url"`
+	Jobs               []Job  `json:"jobs"`
+	PR                 int    `json:"pr"`
+	Reason             string `json:"reason"`
 }
 
 // ParsePayload converts an event payload to its typed form. A field of the
@@ -121,6 +123,7 @@ func mergePayload(dst, src *Payload) {
 	if src.Culprit != nil {
 		dst.Culprit = src.Culprit
 	}
+	dst.CulpritUnconfirmed = dst.CulpritUnconfirmed || src.CulpritUnconfirmed
 	if src.Jobs != nil {
 		dst.Jobs = src.Jobs
 	}

@@ -2,7 +2,10 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -102,7 +105,7 @@ func statusOf(kind string, pl *Payload) (state, desc string) {
 		state = "success"
 	case store.VerdictWaiting:
 		state = "pending"
-	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted:
+	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted, store.VerdictTimeout:
 		state = "failure"
 	case store.VerdictInfraError:
 		state = "error"
@@ -128,13 +131,36 @@ func (p *PRReporter) report(ctx context.Context, e *store.Event) error {
 	if err != nil {
 		pl = parseLenient(e.Payload)
 	}
-	rev := pl.Revisions[e.Component]
+	head := false
+	if e.Candidate != "" {
+		if c, err := p.Store.Candidate(ctx, e.Candidate); err == nil {
+			head = c.Origin == "head"
+		}
+	}
+	if e.Component != "" && !head {
+		// A pull request's candidate reports on the pull request's commit.
+		return p.reportComponent(ctx, e, pl, e.Component)
+	}
+	// A head candidate is every component at once: its status goes on
+	// every component's commit (the merkletree commit that broke
+	// rust-fil-proofs turns red on merkletree's pull request too).
+	var errs []error
+	for _, c := range slices.Sorted(maps.Keys(pl.Revisions)) {
+		if err := p.reportComponent(ctx, e, pl, c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *PRReporter) reportComponent(ctx context.Context, e *store.Event, pl *Payload, component string) error {
+	rev := pl.Revisions[component]
 	if rev.Rev == "" {
 		return nil // nothing to attach a status to
 	}
-	repo, ok := forge.RepoOf(p.Cfg, e.Component, rev.Repo)
+	repo, ok := forge.RepoOf(p.Cfg, component, rev.Repo)
 	if !ok {
-		p.logger().Debug("no GitHub repository for component", "component", e.Component)
+		p.logger().Debug("no GitHub repository for component", "component", component)
 		return nil
 	}
 	owner, name, err := forge.ParseRepo(repo)

@@ -35,6 +35,15 @@ func (p *Pipeline) explainIncompatible(ctx context.Context, cand *store.Candidat
 		return err
 	}
 	j.Detail["upstream_range"] = rangeDetail(lastUp, upRev, commits)
+	if len(commits) > 0 {
+		// The bad end first: a failure that does not come back on the same
+		// pair is a flaky test, never a culprit.
+		if again, err := p.probe(ctx, cand, run, up, upRev, down, true); err != nil {
+			return err
+		} else if again == "good" {
+			return p.notReproduced(ctx, cand, run, j)
+		}
+	}
 	if lastDown != downRev {
 		dc, err := p.Mirrors.Range(ctx, down, lastDown, downRev, 50)
 		if err != nil {
@@ -42,7 +51,7 @@ func (p *Pipeline) explainIncompatible(ctx context.Context, cand *store.Candidat
 		}
 		j.Detail["downstream_range"] = rangeDetail(lastDown, downRev, dc)
 		// Both moved: try the new downstream with the last compatible upstream.
-		verdict, err := p.probe(ctx, cand, run, up, lastUp, down)
+		verdict, err := p.probe(ctx, cand, run, up, lastUp, down, false)
 		if err != nil {
 			return err
 		}
@@ -61,10 +70,19 @@ func (p *Pipeline) explainIncompatible(ctx context.Context, cand *store.Candidat
 		if err != nil {
 			return err
 		}
-		j.Detail["bisect"] = info
 		if culprit != nil {
 			j.Detail["culprit"] = *culprit
+			confirmed, err := p.confirm(ctx, cand, run, up, down, lastUp, commits, *culprit)
+			if err != nil {
+				return err
+			}
+			info["confirmed"] = confirmed
+			if !confirmed {
+				j.Detail["culprit_unconfirmed"] = true
+				info["result"] = "culprit NOT confirmed: re-running the pair before it and at it did not give good then bad (a flaky test?)"
+			}
 		}
+		j.Detail["bisect"] = info
 	}
 	return nil
 }
@@ -93,7 +111,7 @@ func (p *Pipeline) bisect(ctx context.Context, cand *store.Candidate, run *store
 			return nil, info, nil
 		}
 		mid := (lo + hi) / 2
-		v, err := p.probe(ctx, cand, run, up, cs[mid].Rev, down)
+		v, err := p.probe(ctx, cand, run, up, cs[mid].Rev, down, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -120,18 +138,20 @@ func (p *Pipeline) bisect(ctx context.Context, cand *store.Candidate, run *store
 
 // probe runs the downstream's jobs of the run's stage against upstream at rev,
 // keeping the downstream at the candidate's revision. It answers good, bad or
-// skip, reusing a recorded verdict for the same pair.
-func (p *Pipeline) probe(ctx context.Context, cand *store.Candidate, run *store.Run, up, rev, down string) (string, error) {
+// skip, reusing a recorded verdict for the same pair unless fresh is set.
+func (p *Pipeline) probe(ctx context.Context, cand *store.Candidate, run *store.Run, up, rev, down string, fresh bool) (string, error) {
 	downRev := cand.Revisions[down].Rev
-	known, err := p.Store.CompatVerdict(ctx, up, rev, down, downRev)
-	if err != nil {
-		return "", err
-	}
-	switch known {
-	case store.VerdictGreen:
-		return "good", nil
-	case store.VerdictIncompatible, store.VerdictFailed:
-		return "bad", nil
+	if !fresh {
+		known, err := p.Store.CompatVerdict(ctx, up, rev, down, downRev)
+		if err != nil {
+			return "", err
+		}
+		switch known {
+		case store.VerdictGreen:
+			return "good", nil
+		case store.VerdictIncompatible, store.VerdictFailed:
+			return "bad", nil
+		}
 	}
 	revs := maps.Clone(cand.Revisions)
 	r := revs[up]
@@ -142,7 +162,7 @@ func (p *Pipeline) probe(ctx context.Context, cand *store.Candidate, run *store.
 		return "", err
 	}
 	jobs := p.closure(run.Stage, down)
-	pr, err := p.Enqueue(ctx, pc, run.Stage, RunOptions{Kind: "bisect", Jobs: jobs})
+	pr, err := p.Enqueue(ctx, pc, run.Stage, RunOptions{Kind: "bisect", Jobs: jobs, New: fresh})
 	if err != nil {
 		return "", err
 	}
@@ -194,4 +214,44 @@ func (p *Pipeline) closure(stage, comp string) []string {
 		}
 	}
 	return out
+}
+
+// notReproduced turns an incompatible verdict whose failure did not come back
+// at the bad end into green with the failed job marked flaky.
+func (p *Pipeline) notReproduced(ctx context.Context, cand *store.Candidate, run *store.Run, j *Judgement) error {
+	up, _ := j.Detail["upstream"].(string)
+	down, _ := j.Detail["downstream"].(string)
+	failed, _ := j.Detail["failed_job"].(string)
+	j.Verdict = store.VerdictGreen
+	j.States[down] = store.VerdictGreen
+	j.Detail["bisect"] = map[string]any{"result": "the failure did not reproduce at the bad end: flaky, no culprit"}
+	for _, k := range []string{"failed_job", "failed_reason", "culprit"} {
+		delete(j.Detail, k)
+	}
+	if failed != "" {
+		markFlaky(j, []string{failed})
+	}
+	return p.Store.RecordCompat(ctx, up, cand.Revisions[up].Rev, down, cand.Revisions[down].Rev, store.VerdictGreen, run.ID)
+}
+
+// confirm re-runs the pair before the culprit (it must pass) and the pair at
+// it (it must fail). lastUp is the last compatible upstream revision, the
+// parent of commits[0].
+func (p *Pipeline) confirm(ctx context.Context, cand *store.Candidate, run *store.Run, up, down, lastUp string, commits []source.Commit, culprit source.Commit) (bool, error) {
+	parent := lastUp
+	for i, c := range commits {
+		if c.Rev == culprit.Rev && i > 0 {
+			parent = commits[i-1].Rev
+		}
+	}
+	before, err := p.probe(ctx, cand, run, up, parent, down, true)
+	if err != nil {
+		return false, err
+	}
+	at, err := p.probe(ctx, cand, run, up, culprit.Rev, down, true)
+	if err != nil {
+		return false, err
+	}
+	p.log().Info("bisect confirmation", "before", before, "at", at, "culprit", store.ShortRev(culprit.Rev))
+	return before == "good" && at == "bad", nil
 }

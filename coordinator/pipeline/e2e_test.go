@@ -256,9 +256,13 @@ func TestUpstreamBreaksDownstream(t *testing.T) {
 		t.Fatalf("(f) culprit %v, want change 5 (%s)", culprit, revs[4])
 	}
 	probes := countRuns(t, e.store, "bisect") - before
-	// 8 commits: log2(8) = 3 downstream builds, one more at most for rounding.
-	if probes < 2 || probes > 4 {
-		t.Fatalf("(f) %d bisection probes for 8 commits, want about log2(8)=3", probes)
+	// 8 commits: the bad end re-tested, log2(8) = 3 downstream builds (one
+	// more at most for rounding), and the pair before and at the culprit again.
+	if probes < 5 || probes > 7 {
+		t.Fatalf("(f) %d bisection probes for 8 commits, want 1 + about log2(8)=3 + 2", probes)
+	}
+	if b := run.Detail["bisect"].(map[string]any); b["confirmed"] != true {
+		t.Fatalf("(f) culprit not confirmed: %v", b)
 	}
 	if rng := run.Detail["upstream_range"].(map[string]any); rng["from"] != lastGood || int(rng["count"].(float64)) != 8 {
 		t.Fatalf("(f) range %v", rng)
@@ -275,8 +279,9 @@ func countRuns(t *testing.T, st *store.Store, kind string) int {
 	return len(runs)
 }
 
-// (e) A job over its timeout is an infrastructure error naming the timeout.
-func TestJobTimeoutIsInfraError(t *testing.T) {
+// (e) A job over its timeout is a failure of the candidate: verdict timeout,
+// naming the timeout.
+func TestJobTimeoutIsTimeoutVerdict(t *testing.T) {
 	dir := t.TempDir()
 	adapters := map[string]string{}
 	for name, body := range slimAdapters {
@@ -292,8 +297,8 @@ timeout = "1s"`, 1)
 	}
 	e := newEnv(t, adapters)
 	run := e.once()
-	if run.Verdict != store.VerdictInfraError {
-		t.Fatalf("verdict %s, want infra-error", run.Verdict)
+	if run.Verdict != store.VerdictTimeout {
+		t.Fatalf("verdict %s, want timeout", run.Verdict)
 	}
 	reason, _ := run.Detail["reason"].(string)
 	if !strings.Contains(reason, "timed out after 1s") || !strings.Contains(reason, "merkletree:test") {

@@ -20,9 +20,10 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 		return nil, err
 	}
 	cands, err := p.Discover(ctx)
-	if err != nil {
+	if err != nil && !Partial(err) {
 		return nil, err
 	}
+	unreachable := err // the others are still built; the pass ends in this error
 	var runs []*store.Run
 	failed := false
 	for _, c := range cands {
@@ -44,6 +45,9 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 				break
 			}
 		}
+	}
+	if unreachable != nil {
+		return runs, unreachable
 	}
 	if failed {
 		return runs, ErrGateFailed

@@ -58,15 +58,27 @@ func (p *Pipeline) log() *log.Logger {
 // branch, and one per extra target branch.
 func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 	heads := map[string]map[string]string{}
+	unreachable := &UnreachableError{Errs: map[string]error{}}
+	var missing []error
 	for _, c := range p.Cfg.Order() {
 		a := p.Cfg.Loaded[c]
 		start := time.Now()
 		if err := p.Mirrors.Sync(ctx, c, a.Repo); err != nil {
-			return nil, fmt.Errorf("discover %s: %w", c, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// One unreachable remote must not stop the others: its last
+			// known heads stand in until it answers again.
+			p.log().Error("discover: remote unreachable; using its last known heads", "component", c, "err", err)
+			unreachable.Errs[c] = err
 		}
 		heads[c] = map[string]string{}
 		for _, b := range p.Cfg.Branches(c) {
 			h, err := p.Mirrors.Head(ctx, c, b)
+			if err != nil && unreachable.Errs[c] != nil {
+				missing = append(missing, fmt.Errorf("discover %s: %w", c, unreachable.Errs[c]))
+				break
+			}
 			if err != nil {
 				return nil, fmt.Errorf("discover: %w", err)
 			}
@@ -80,6 +92,10 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 			}
 		}
 		p.log().Debug("synced", "component", c, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	if len(missing) > 0 {
+		// Never seen at all: no candidate can be made without it.
+		return nil, errors.Join(missing...)
 	}
 	base := map[string]store.Revision{}
 	for _, c := range p.Cfg.Order() {
@@ -103,7 +119,28 @@ func (p *Pipeline) Discover(ctx context.Context) ([]*store.Candidate, error) {
 			out = append(out, cand)
 		}
 	}
+	if len(unreachable.Errs) > 0 {
+		return out, unreachable
+	}
 	return out, nil
+}
+
+// UnreachableError is returned by Discover, with the candidates, when some
+// components' remotes did not answer: their last known heads were used.
+type UnreachableError struct{ Errs map[string]error }
+
+func (e *UnreachableError) Error() string {
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(e.Errs)) {
+		parts = append(parts, fmt.Sprintf("%s: %v", c, e.Errs[c]))
+	}
+	return "unreachable (last known heads used): " + strings.Join(parts, "; ")
+}
+
+// Partial reports whether err is an UnreachableError: candidates came with it.
+func Partial(err error) bool {
+	var ue *UnreachableError
+	return errors.As(err, &ue)
 }
 
 // RunOptions shape one stage run.
@@ -212,16 +249,21 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 	start := time.Now()
 	p.log().Info("run started", "run", run.ID, "stage", run.Stage, "candidate", cand.Short(), "jobs", len(plan.Jobs))
 	var execErr error
+	reportJob := func(r store.JobResult) {
+		r.RunID = run.ID
+		if err := p.Store.UpdateJob(context.WithoutCancel(ctx), &r); err != nil {
+			p.log().Error("recording job result", "err", err)
+		}
+		if p.OnJob != nil {
+			p.OnJob(run, r)
+		}
+	}
 	if len(plan.Jobs) > 0 {
-		execErr = p.Engine.Execute(ctx, plan, func(r store.JobResult) {
-			r.RunID = run.ID
-			if err := p.Store.UpdateJob(context.WithoutCancel(ctx), &r); err != nil {
-				p.log().Error("recording job result", "err", err)
-			}
-			if p.OnJob != nil {
-				p.OnJob(run, r)
-			}
-		})
+		execErr = p.Engine.Execute(ctx, plan, reportJob)
+	}
+	var flaky []string
+	if execErr == nil && ctx.Err() == nil {
+		flaky, execErr = p.retryFailures(ctx, cand, run, reportJob)
 	}
 	if ctx.Err() != nil {
 		// Interrupted. An operator's cancel stands; a shutdown's jobs run
@@ -244,6 +286,7 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		return nil, err
 	}
 	j := Judge(p.Cfg, cand, run, results)
+	markFlaky(&j, flaky)
 	if execErr != nil {
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = "engine: " + execErr.Error()
@@ -304,7 +347,7 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 		}
 		byComp[job.Component] = append(byComp[job.Component], r)
 	}
-	var infra, notAccepted, waiting, cancelled *store.JobResult
+	var infra, notAccepted, waiting, cancelled, timedOut, adapterErr *store.JobResult
 	for _, c := range cfg.Order() {
 		rs := byComp[c]
 		if len(rs) == 0 {
@@ -326,7 +369,15 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 			case store.JobNotAccept:
 				notAccepted = firstOf(notAccepted, r)
 				state = "red"
-			case store.JobTimeout, store.JobError:
+			case store.JobTimeout:
+				timedOut = firstOf(timedOut, r)
+				state = "red"
+			case store.JobAdapterErr:
+				adapterErr = firstOf(adapterErr, r)
+				if state == store.VerdictGreen {
+					state = ""
+				}
+			case store.JobError:
 				infra = firstOf(infra, r)
 				if state == store.VerdictGreen {
 					state = ""
@@ -355,6 +406,16 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = infra.Job + ": " + infra.Reason
 		j.Detail["failed_job"] = infra.Job
+	case adapterErr != nil:
+		j.Verdict = store.VerdictAdapterError
+		j.Detail["reason"] = adapterErr.Job + ": " + adapterErr.Reason
+		j.Detail["failed_job"] = adapterErr.Job
+		j.Detail["component"] = cfg.JobsByID[adapterErr.Job].Component
+	case timedOut != nil:
+		j.Verdict = store.VerdictTimeout
+		j.Detail["reason"] = timedOut.Job + ": " + timedOut.Reason
+		j.Detail["failed_job"] = timedOut.Job
+		j.Detail["component"] = cfg.JobsByID[timedOut.Job].Component
 	case notAccepted != nil:
 		j.Verdict = store.VerdictNotAccepted
 		j.Detail["reason"] = notAccepted.Reason
@@ -576,7 +637,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 	}
 	base := func() map[string]any {
 		m := map[string]any{"verdict": j.Verdict, "jobs": jobs, "summary": Summary(run.Stage, j)}
-		for _, k := range []string{"upstream", "downstream", "upstream_range", "downstream_range", "culprit", "failed_job", "reason", "failed_reason", "bisect"} {
+		for _, k := range []string{"upstream", "downstream", "upstream_range", "downstream_range", "culprit", "failed_job", "reason", "failed_reason", "bisect", "flaky", "culprit_unconfirmed"} {
 			if v, ok := j.Detail[k]; ok {
 				m[k] = v
 			}
@@ -588,7 +649,8 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 		return m
 	}
 	finished := p.runEvent(cand, run, "run-finished", base())
-	events := []store.Event{finished}
+	events := append([]store.Event{finished}, p.flakyEvents(cand, run, j, base)...)
+	events = append(events, p.adapterErrorEvent(cand, run, j, base)...)
 	// A PR's candidate says nothing about the target branches.
 	if cand.Origin == "pr" {
 		return events, nil, nil
@@ -646,6 +708,9 @@ func Summary(stage string, j Judgement) string {
 	d := j.Detail
 	switch j.Verdict {
 	case store.VerdictGreen:
+		if f, ok := d["flaky"].([]string); ok && len(f) > 0 {
+			return fmt.Sprintf("%s: green, flaky: %s failed then passed", stage, strings.Join(f, ", "))
+		}
 		return stage + ": green"
 	case store.VerdictIncompatible:
 		s := fmt.Sprintf("%s: %v is incompatible with %v", stage, d["downstream"], d["upstream"])

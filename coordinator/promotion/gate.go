@@ -1,7 +1,7 @@
 // Package promotion decides from Hydra's evidence whether a candidate passed
-// a stage, and records promotions: only forward (in candidate creation
-// order), never twice, always with the evidence (eval and build ids,
-// benchmark report ids).
+// a stage: the stage's gate aggregate and every gating job finished
+// successfully now. The pipeline records the promotion (store.Promote: only
+// forward, never twice, with this evidence).
 package promotion
 
 import (
@@ -58,9 +58,13 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 	} else if err != nil {
 		return nil, err
 	}
-	gate, err := g.Hydra.EvalJob(ctx, rec.EvalID, hydraengine.GateJob)
+	system := g.System
+	if system == "" {
+		system = hydraengine.DefaultSystem
+	}
+	gate, err := g.Hydra.EvalJob(ctx, rec.EvalID, hydraengine.GateName(stage, system))
 	if errors.Is(err, hydra.ErrNotFound) {
-		return refuse("Hydra eval %d has no %q aggregate", rec.EvalID, hydraengine.GateJob), nil
+		return refuse("Hydra eval %d has no %q aggregate", rec.EvalID, hydraengine.GateName(stage, system)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -86,16 +90,12 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 			return refuse("constituent %s (build %d) %s", cons[i].Job, cons[i].ID, cons[i].StatusName()), nil
 		}
 	}
-	system := g.System
-	if system == "" {
-		system = hydraengine.DefaultSystem
-	}
 	builds := map[string]int64{}
 	for _, j := range jobs {
 		if j.Stage != stage || !j.IsGating() {
 			continue
 		}
-		attr := hydraengine.Attr(j.Component, j.Name, system)
+		attr := hydraengine.JobName(stage, j.Component, j.Name, system)
 		b := byJob[attr]
 		if b == nil {
 			id, err := g.Hydra.EvalJob(ctx, rec.EvalID, attr)
@@ -126,16 +126,4 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 		ev["benchmark_reports"] = ids
 	}
 	return &Decision{Promote: true, Reason: fmt.Sprintf("gate build %d of Hydra eval %d succeeded", gate, rec.EvalID), Evidence: ev}, nil
-}
-
-// Record stores a positive decision as the promotion of c at stage with a
-// "promotion" event; it returns false when c was already promoted there. It
-// refuses (store.ErrBackwards) to move a stage back to an older candidate.
-func Record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *Decision) (bool, error) {
-	if !d.Promote {
-		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
-	}
-	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
-		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
-	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

@@ -3,6 +3,7 @@ package promotion_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func setup(t *testing.T) (*hydraenginetest.Rig, *store.Store, *hydraengine.Engin
 func execute(t *testing.T, st *store.Store, e *hydraengine.Engine, rev string) (*store.Candidate, int64) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Rev: rev}}, "head", 0)
+	c, err := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "https://github.com/filecoin-project/merkletree", Rev: rev}}, "head", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +52,8 @@ func execute(t *testing.T, st *store.Store, e *hydraengine.Engine, rev string) (
 
 func TestGreenEvalPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	c, runID := execute(t, st, e, strings.Repeat("a", 40))
 	g := &promotion.Gate{Hydra: r.Client, Store: st, BenchReports: func(context.Context, string, string) ([]string, error) { return []string{"bench-1"}, nil }}
 	ctx := context.Background()
@@ -63,11 +64,11 @@ func TestGreenEvalPromoted(t *testing.T) {
 	if d.Evidence["hydra_eval"].(int64) == 0 || d.Evidence["gate_build"].(int64) == 0 || len(d.Evidence["builds"].(map[string]int64)) != 2 {
 		t.Errorf("evidence %v", d.Evidence)
 	}
-	ok, err := promotion.Record(ctx, st, "forge", c, runID, d)
+	ok, err := record(ctx, st, "forge", c, runID, d)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, _ := promotion.Record(ctx, st, "forge", c, runID, d); ok {
+	if ok, _ := record(ctx, st, "forge", c, runID, d); ok {
 		t.Error("promoted twice")
 	}
 	p, err := st.Promotion(ctx, c.ID, "forge")
@@ -82,8 +83,8 @@ func TestGreenEvalPromoted(t *testing.T) {
 
 func TestFailedGatingJobNotPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
 	c, _ := execute(t, st, e, strings.Repeat("b", 40))
 	d, err := (&promotion.Gate{Hydra: r.Client, Store: st}).Decide(context.Background(), "forge", c, jobs)
 	if err != nil || d.Promote || !strings.Contains(d.Reason, "dependency failed") {
@@ -104,8 +105,8 @@ func TestEvalErrorNotPromoted(t *testing.T) {
 // A gate that succeeded and was then restarted is not final: no promotion.
 func TestRestartedGateNotPromoted(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	c, _ := execute(t, st, e, strings.Repeat("d", 40))
 	rec, _ := st.HydraEvalOf(context.Background(), "forge", c.ID)
 	r.Hydra.Restart(rec.GateBuild)
@@ -117,8 +118,8 @@ func TestRestartedGateNotPromoted(t *testing.T) {
 
 func TestNeverBackwards(t *testing.T) {
 	r, st, e := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	ctx := context.Background()
 	g := &promotion.Gate{Hydra: r.Client, Store: st}
 	old, _ := execute(t, st, e, strings.Repeat("e", 40))
@@ -128,7 +129,7 @@ func TestNeverBackwards(t *testing.T) {
 	if err != nil || !d.Promote {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if _, err := promotion.Record(ctx, st, "forge", newer, runID, d); err != nil {
+	if _, err := record(ctx, st, "forge", newer, runID, d); err != nil {
 		t.Fatal(err)
 	}
 	d, err = g.Decide(ctx, "forge", old, jobs)
@@ -151,7 +152,18 @@ func TestNoEvalRecorded(t *testing.T) {
 	if err != nil || d.Promote || !strings.Contains(d.Reason, "no Hydra evaluation") {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if _, err := promotion.Record(context.Background(), st, "forge", c, 0, d); err == nil {
+	if _, err := record(context.Background(), st, "forge", c, 0, d); err == nil {
 		t.Error("recorded a refusal")
 	}
+}
+
+// record stores a positive decision as the pipeline does: the promotion
+// with its evidence and a "promotion" event.
+func record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *promotion.Decision) (bool, error) {
+	if !d.Promote {
+		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
+	}
+	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
+		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
+	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

@@ -223,7 +223,11 @@ func (r *runner) temper(ctx context.Context) error {
 			return err
 		}
 		if _, err := r.step(ctx, "temper:"+c.ID+":lock", "write "+hydraengine.LockPath("temper")+" on "+eng.LockBranch("temper"), func() (string, error) {
-			commit, _, err := eng.WriteLock(ctx, "temper", c)
+			cargo, err := eng.CargoLocks(ctx, c, r.Config.Loaded)
+			if err != nil {
+				return "", err
+			}
+			commit, _, err := eng.WriteLock(ctx, "temper", c, cargo)
 			return commit, err
 		}); err != nil {
 			return err
@@ -313,7 +317,7 @@ func (r *runner) release(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		lock := hydraengine.NewLock("release", c, r.Now())
+		lock := hydraengine.NewLock("release", c, nil, r.Now())
 		commit, err := r.step(ctx, "release:"+v+":lock", "write locks/release.json on "+lockRepo+" "+lockBranch, func() (string, error) {
 			same := func(old []byte) bool {
 				var prev hydraengine.Lock

@@ -82,7 +82,7 @@ func (w *world) passStage(t *testing.T, stage string) *promotion.Decision {
 	jobs := w.cfg.StageJobs(stage)
 	w.rig.AddStage(stage, stage, jobs)
 	for _, j := range jobs {
-		w.rig.SetOutcome(hydraengine.Attr(j.Component, j.Name, "x86_64-linux"), 0)
+		w.rig.SetOutcome(hydraengine.JobName(stage, j.Component, j.Name, "x86_64-linux"), 0)
 	}
 	eng := w.rig.Engine(t, hydraengine.Options{Store: w.st})
 	run, err := w.st.CreateRun(ctx, w.cand.ID, stage, "stage", "hydra", nil, nil)
@@ -100,7 +100,7 @@ func (w *world) passStage(t *testing.T, stage string) *promotion.Decision {
 	if !d.Promote {
 		t.Fatalf("%s not promoted: %s", stage, d.Reason)
 	}
-	if _, err := promotion.Record(ctx, w.st, stage, w.cand, run.ID, d); err != nil {
+	if _, err := record(ctx, w.st, stage, w.cand, run.ID, d); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -242,7 +242,7 @@ func TestReleaseVersionReuseRefused(t *testing.T) {
 	if err := release.Run(ctx, w.opts(&out)); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := w.st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Rev: strings.Repeat("9", 40)}}, "head", 0)
+	other, _ := w.st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "https://github.com/filecoin-project/merkletree", Rev: strings.Repeat("9", 40)}}, "head", 0)
 	w.st.Promote(ctx, &store.Promotion{Candidate: other.ID, Stage: "harden"}, nil)
 	o := w.opts(&out)
 	o.Latest, o.Candidate = false, other.ID
@@ -305,4 +305,15 @@ func releaseRefs(w *world) int {
 		}
 	}
 	return n
+}
+
+// record stores a positive decision as the pipeline does: the promotion
+// with its evidence and a "promotion" event.
+func record(ctx context.Context, st *store.Store, stage string, c *store.Candidate, runID int64, d *promotion.Decision) (bool, error) {
+	if !d.Promote {
+		return false, fmt.Errorf("promotion: refusing to record a negative decision: %s", d.Reason)
+	}
+	ev := store.Event{Key: "promotion:" + stage + ":" + c.ID, Kind: "promotion", Candidate: c.ID, RunID: runID,
+		Payload: map[string]any{"stage": stage, "evidence": d.Evidence, "summary": c.Short()}}
+	return st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: stage, RunID: runID, Evidence: d.Evidence}, []store.Event{ev})
 }

@@ -32,6 +32,34 @@ type Scheduler struct {
 	mu      sync.Mutex
 	running map[int64]context.CancelFunc
 	started time.Time
+	// discovery health: when a pass last discovered every component, and
+	// the error of the newest pass that did not.
+	lastDiscovered time.Time
+	discoverErr    error
+}
+
+// Health is nil while discovery works; once it has failed for longer than two
+// poll intervals it says why (serve's /healthz then answers 503).
+func (s *Scheduler) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := s.lastDiscovered
+	if since.IsZero() {
+		since = s.started
+	}
+	if s.discoverErr == nil || s.now().Sub(since) <= 2*s.poll() {
+		return nil
+	}
+	return fmt.Errorf("discovery failing since %s: %w", since.UTC().Format(time.RFC3339), s.discoverErr)
+}
+
+func (s *Scheduler) noteDiscovery(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discoverErr = err
+	if err == nil {
+		s.lastDiscovered = s.now()
+	}
 }
 
 func (s *Scheduler) now() time.Time {
@@ -57,6 +85,13 @@ func (s *Scheduler) Wake() {
 	}
 }
 
+func (s *Scheduler) poll() time.Duration {
+	if s.Poll <= 0 {
+		return time.Minute
+	}
+	return s.Poll
+}
+
 func (s *Scheduler) init() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,10 +106,7 @@ func (s *Scheduler) init() {
 // stop (their jobs are re-run on the next start).
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.init()
-	poll := s.Poll
-	if poll <= 0 {
-		poll = time.Minute
-	}
+	poll := s.poll()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ticker := time.NewTicker(poll)
@@ -106,12 +138,21 @@ func (s *Scheduler) Stop(runID int64) {
 }
 
 // Pass discovers heads and queues what is due. It executes nothing.
-func (s *Scheduler) Pass(ctx context.Context) error {
+func (s *Scheduler) Pass(ctx context.Context) (passErr error) {
 	s.init()
 	cands, err := s.P.Discover(ctx)
-	if err != nil {
+	if ctx.Err() == nil {
+		s.noteDiscovery(err)
+	}
+	if err != nil && !pipeline.Partial(err) {
 		return err
 	}
+	// An unreachable component is reported after the others are queued.
+	defer func(unreachable error) {
+		if unreachable != nil && passErr == nil {
+			passErr = unreachable
+		}
+	}(err)
 	through := s.Through
 	if through == "" {
 		through = "forge"
@@ -332,6 +373,12 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	for i := len(queued) - 1; i >= 0; i-- { // oldest first
 		r := queued[i]
+		if r.Kind == "bisect" {
+			// A bisection probe is executed by the run that bisects, inside
+			// its own execution (and re-made by it when resumed): executing
+			// it here too would run the same probe twice at once.
+			continue
+		}
 		s.mu.Lock()
 		if _, busy := s.running[r.ID]; busy || len(s.running) >= workers {
 			s.mu.Unlock()

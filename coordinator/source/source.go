@@ -12,11 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Mirrors manages bare mirrors under Dir, one per component.
 type Mirrors struct {
 	Dir string
+	// Timeout bounds one clone or fetch (default 10 minutes): a remote that
+	// accepts the connection and never answers must not hold a pass.
+	Timeout time.Duration
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -43,6 +47,20 @@ func (m *Mirrors) Path(component string) string { return filepath.Join(m.Dir, co
 // Sync creates or updates the mirror of component from repo.
 func (m *Mirrors) Sync(ctx context.Context, component, repo string) error {
 	defer m.lock(component)()
+	timeout := m.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := m.sync(ctx, component, repo)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("%s from %s: no answer within %s: %w", component, repo, timeout, err)
+	}
+	return err
+}
+
+func (m *Mirrors) sync(ctx context.Context, component, repo string) error {
 	dir := m.Path(component)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		if err := os.MkdirAll(m.Dir, 0o755); err != nil {
@@ -167,7 +185,11 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	// Never prompt for credentials: a coordinator has no terminal.
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C")
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C",
+		// A transfer slower than 1 KB/s for a minute is a dead remote.
+		"GIT_HTTP_LOW_SPEED_LIMIT=1000", "GIT_HTTP_LOW_SPEED_TIME=60")
+	// The git process, and anything it started, ends with ctx.
+	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -81,20 +81,23 @@ const (
 	VerdictFailed         = "failed" // a single component failed with no upstream involved
 	VerdictWaiting        = "waiting-for-worker"
 	VerdictCancelled      = "cancelled"
+	VerdictTimeout        = "timeout"       // a job of the candidate ran over its timeout: red
+	VerdictAdapterError   = "adapter-error" // a job's command is missing or not executable: configuration
 )
 
 // Job states.
 const (
-	JobPending   = "pending"
-	JobRunning   = "running"
-	JobSuccess   = "success"
-	JobFailure   = "failure"
-	JobSkipped   = "skipped"
-	JobWaiting   = "waiting" // no worker offers the features it requires
-	JobTimeout   = "timeout"
-	JobError     = "error" // infrastructure fault
-	JobCancelled = "cancelled"
-	JobNotAccept = "not-accepted" // upstream pin ignored by the build tool
+	JobPending    = "pending"
+	JobRunning    = "running"
+	JobSuccess    = "success"
+	JobFailure    = "failure"
+	JobSkipped    = "skipped"
+	JobWaiting    = "waiting" // no worker offers the features it requires
+	JobTimeout    = "timeout"
+	JobError      = "error" // infrastructure fault
+	JobCancelled  = "cancelled"
+	JobNotAccept  = "not-accepted"  // upstream pin ignored by the build tool
+	JobAdapterErr = "adapter-error" // exit 126/127: the adapter's command cannot run
 )
 
 // JobFinal reports whether a job state is terminal.
@@ -433,9 +436,9 @@ func (s *Store) JobResults(ctx context.Context, runID int64) ([]*JobResult, erro
 func (s *Store) UpdateJob(ctx context.Context, j *JobResult) error {
 	_, err := s.DB.ExecContext(ctx, `UPDATE job_results SET state=?, exit_code=?, reason=?, log=?,
 		started_at=CASE WHEN ?=0 THEN started_at ELSE ? END, finished_at=?
-		WHERE run_id=? AND job=? AND state NOT IN (?,?,?,?,?,?,?,?)`,
+		WHERE run_id=? AND job=? AND state NOT IN (?,?,?,?,?,?,?,?,?)`,
 		j.State, j.ExitCode, j.Reason, j.Log, unix(j.StartedAt), unix(j.StartedAt), unix(j.FinishedAt), j.RunID, j.Job,
-		JobSuccess, JobFailure, JobSkipped, JobTimeout, JobError, JobCancelled, JobNotAccept, JobWaiting)
+		JobSuccess, JobFailure, JobSkipped, JobTimeout, JobError, JobCancelled, JobNotAccept, JobWaiting, JobAdapterErr)
 	if err != nil {
 		return fmt.Errorf("store: update job %s of run %d: %w", j.Job, j.RunID, err)
 	}

@@ -29,6 +29,8 @@ type Store struct {
 	DB *sql.DB
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	onClose []func()
 }
 
 // Open opens (creating if needed) the database at path and applies migrations.
@@ -56,7 +58,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	err := s.DB.Close()
+	for _, f := range s.onClose {
+		f()
+	}
+	return err
+}
+
+// OnClose runs f after the store is closed (the state directory's lock is
+// released there).
+func (s *Store) OnClose(f func()) { s.onClose = append(s.onClose, f) }
 
 func (s *Store) now() int64 { return s.Now().UnixMilli() }
 

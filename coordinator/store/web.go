@@ -72,14 +72,17 @@ type TargetRun struct {
 
 // LatestTargetRuns returns, for every (component, branch, stage), the newest
 // run whose candidate pins component at branch and whose jobs include one of
-// component's (or that lists no jobs yet).
+// component's (or that lists no jobs yet). Only runs of head candidates count:
+// a bisection probe pins an older upstream and says nothing of the branch's
+// state, a pull request's run is not the branch's, and a cancelled run
+// proved nothing.
 func (s *Store) LatestTargetRuns(ctx context.Context) ([]TargetRun, error) {
 	rows, err := s.DB.QueryContext(ctx, `WITH x AS (
 		SELECT r.id AS id, je.key AS component, json_extract(je.value, '$.branch') AS branch,
 			row_number() OVER (PARTITION BY je.key, json_extract(je.value, '$.branch'), r.stage ORDER BY r.id DESC) AS n
 		FROM runs r JOIN candidates c ON c.id = r.candidate, json_each(c.revisions) je
-		WHERE json_array_length(r.jobs) = 0 OR EXISTS (
-			SELECT 1 FROM json_each(r.jobs) j WHERE substr(j.value, 1, length(je.key) + 1) = je.key || ':'))
+		WHERE c.origin = 'head' AND r.kind != 'bisect' AND r.state != 'cancelled' AND (json_array_length(r.jobs) = 0 OR EXISTS (
+			SELECT 1 FROM json_each(r.jobs) j WHERE substr(j.value, 1, length(je.key) + 1) = je.key || ':')))
 		SELECT x.component, ifnull(x.branch, ''), `+prefixed("runs.", runCols)+`
 		FROM x JOIN runs ON runs.id = x.id WHERE x.n = 1 ORDER BY x.component, x.branch, runs.stage`)
 	if err != nil {

@@ -95,8 +95,16 @@ func (s *Server) operatorSession(r *http.Request) *session {
 
 // bearer reports whether the request carries the operator token.
 func (s *Server) bearer(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && equalSecret(strings.TrimSpace(tok), s.opts.OperatorToken)
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return false
+	}
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if ok && equalSecret(strings.TrimSpace(tok), s.opts.OperatorToken) {
+		return true
+	}
+	s.fails.failed(r)
+	return false
 }
 
 // viewer reports whether r may read: always, unless the UI is private.
@@ -208,6 +216,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	if !equalSecret(r.PostFormValue("token"), s.opts.OperatorToken) {
 		s.log.Warn("web: failed operator login", "remote", r.RemoteAddr)
+		s.fails.failed(r)
 		s.render(w, r, http.StatusUnauthorized, "login", "Log in", loginView{Next: next, Error: "Wrong operator token.", Enabled: s.opts.OperatorToken != ""})
 		return
 	}
@@ -239,9 +248,17 @@ func (s *Server) secure(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(s.cfg.Web.URL, "https://")
 }
 
-// safeNext keeps redirects after login on this site.
+// safeNext keeps redirects after login on this site: a local path only.
+// Browsers drop tabs and newlines from URLs and read a backslash as a slash,
+// so "/\t/evil.example" would leave the site: any control character, space or
+// backslash sends the operator home instead.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/"
 	}
 	return next

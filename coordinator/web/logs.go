@@ -34,6 +34,14 @@ func cleanLine(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
+// Bounds of what one log request holds: lines per batch of the live tail,
+// bytes read per tick, and the longest line kept whole.
+const (
+	tailBatch      = 2000
+	tailBatchBytes = 1 << 20
+	maxLine        = 64 << 10
+)
+
 // logChunk is a run of consecutive lines of a log, numbered from 1.
 type logChunk struct {
 	First int      // number of Lines[0]
@@ -62,22 +70,31 @@ func readLines(path string, from, keep, limit int, final bool) (*logChunk, error
 	r := bufio.NewReaderSize(f, 64<<10)
 	for limit <= 0 || c.Next-from < limit {
 		line, err := r.ReadSlice('\n')
+		size := int64(len(line))
+		cut := int64(0)
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// An overlong line: gather it whole.
+			// An overlong line (a minified blob, a progress bar without
+			// newlines): its first 64 KiB are shown, the rest is skipped
+			// unread into memory, so a page never holds more than a window.
 			buf := append([]byte(nil), line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = r.ReadSlice('\n')
-				buf = append(buf, line...)
+				size += int64(len(line))
+				cut += int64(len(bytes.TrimSuffix(line, []byte("\n"))))
 			}
-			line = buf
+			line = append(buf, '\n')
 		}
 		complete := err == nil
-		if !complete && (len(line) == 0 || !final) {
+		if !complete && (size == 0 || !final) {
 			break
 		}
-		c.Offset += int64(len(line))
+		c.Offset += size
 		c.Next++
-		c.Lines = append(c.Lines, cleanLine(bytes.TrimSuffix(line, []byte("\n"))))
+		text := cleanLine(bytes.TrimSuffix(line, []byte("\n")))
+		if cut > 0 {
+			text += fmt.Sprintf(" … (%d more bytes of this line not shown; see the raw log)", cut)
+		}
+		c.Lines = append(c.Lines, text)
 		if keep > 0 && len(c.Lines) > keep {
 			c.Lines = c.Lines[1:]
 			c.First++
@@ -145,6 +162,9 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	// The server's WriteTimeout bounds ordinary answers; a stream lives as
+	// long as its job.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -195,13 +215,19 @@ func (s *Server) tail(ctx context.Context, runID int64, job string, from int, em
 		}
 		final := store.JobFinal(jr.State)
 		if f == nil && path != "" {
-			c, err := readLines(path, next, 0, 0, false)
+			c, err := readLines(path, next, 0, tailBatch, false)
 			switch {
 			case err == nil:
 				if len(c.Lines) > 0 {
 					if err := emit(c.Lines, c.First); err != nil {
 						return err
 					}
+				}
+				if c.Next-next == tailBatch {
+					// More to catch up on: the next batch at once, so
+					// that no more than one batch is held.
+					next = c.Next
+					continue
 				}
 				next = c.Next
 				if f, err = os.Open(path); err != nil {
@@ -217,11 +243,15 @@ func (s *Server) tail(ctx context.Context, runID int64, job string, from int, em
 			}
 		}
 		if f != nil {
-			data, err := io.ReadAll(f)
+			data, err := io.ReadAll(io.LimitReader(f, tailBatchBytes))
 			if err != nil {
 				return err
 			}
 			pending = append(pending, data...)
+			if len(pending) > maxLine && bytes.IndexByte(pending, '\n') < 0 {
+				// A line that does not end: shown cut, not held whole.
+				pending = append(pending[:maxLine:maxLine], '\n')
+			}
 			var lines []string
 			for {
 				i := bytes.IndexByte(pending, '\n')
@@ -274,6 +304,8 @@ func (s *Server) jobRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	// A 64 MiB log to a slow client outlasts the server's WriteTimeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.Copy(w, f)
 }

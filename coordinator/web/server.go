@@ -113,6 +113,9 @@ type Subscriptions interface {
 
 // Options configures a Server. Store, Config and Actions are required.
 type Options struct {
+	// Health, when set, says whether the daemon works (nil) or why it is
+	// degraded; /healthz answers 503 with the reason.
+	Health  func() error
 	Store   *store.Store
 	Config  *config.Config
 	Actions Actions
@@ -140,16 +143,18 @@ type Options struct {
 
 // Server is the web UI, API and webhook endpoint.
 type Server struct {
-	opts    Options
-	st      *store.Store
-	cfg     *config.Config
-	log     *log.Logger
-	mux     *http.ServeMux
-	pages   map[string]*pageTemplate
-	repos   map[string]string // lower-case owner/name -> component
-	sess    *sessions
-	dash    dashCache
-	started time.Time
+	opts         Options
+	st           *store.Store
+	cfg          *config.Config
+	log          *log.Logger
+	mux          *http.ServeMux
+	pages        map[string]*pageTemplate
+	repos        map[string]string // lower-case owner/name -> component
+	sess         *sessions
+	fails        *attempts     // failed logins and bearer tokens per client
+	webhookSlots chan struct{} // webhook bodies being read
+	dash         dashCache
+	started      time.Time
 }
 
 // New builds a Server; it fails on missing options or clashing Extra patterns.
@@ -177,14 +182,16 @@ func New(opts Options) (*Server, error) {
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{
-		opts:    opts,
-		st:      opts.Store,
-		cfg:     opts.Config,
-		log:     logger,
-		mux:     http.NewServeMux(),
-		sess:    newSessions(12 * time.Hour),
-		started: time.Now(),
-		repos:   repoIndex(opts.Config),
+		opts:         opts,
+		st:           opts.Store,
+		cfg:          opts.Config,
+		log:          logger,
+		mux:          http.NewServeMux(),
+		sess:         newSessions(12 * time.Hour),
+		fails:        newAttempts(),
+		webhookSlots: make(chan struct{}, webhookReads),
+		started:      time.Now(),
+		repos:        repoIndex(opts.Config),
 	}
 	err := metrics.Register(opts.Registry, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -208,7 +215,21 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler serves everything.
-func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.limitCredentials(s.mux)) }
+
+// limitCredentials answers 429 to a client that has spent its failed
+// credential attempts, before the credential is even compared.
+func (s *Server) limitCredentials(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" || r.Method == http.MethodPost && r.URL.Path == "/login" {
+			if blocked, wait := s.fails.blocked(r); blocked {
+				tooMany(w, wait)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 func (s *Server) routes() (err error) {
 	static, _ := fs.Sub(assets, "static")
@@ -283,6 +304,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.opts.Health != nil {
+		if err := s.opts.Health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "degraded: "+err.Error()+"\n")
+			return
+		}
+	}
 	io.WriteString(w, "ok\n")
 }
 

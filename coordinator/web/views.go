@@ -264,7 +264,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	if s.operatorSession(r) == nil {
 		page, err := s.anonymousPage(d, func() ([]byte, error) {
 			var b bytes.Buffer
-			err := s.pages["dashboard"].Execute(&b, pageData{Title: "Dashboard", Private: s.opts.Private, Data: d})
+			err := s.pages["dashboard"].Execute(&b, pageData{Title: "Dashboard", Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Data: d})
 			return b.Bytes(), err
 		})
 		if err != nil {
@@ -480,7 +480,8 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 	v := &HistoryView{Filter: f, Total: total, Page: page, Pages: max(1, (total+historyPageSize-1)/historyPageSize),
 		Stages: append(slices.Clone(config.Stages), "stamp"), Components: s.cfg.Order(),
 		Verdicts: []string{store.VerdictGreen, store.VerdictFailed, store.VerdictUpstreamBroken, store.VerdictIncompatible,
-			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled}}
+			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled,
+			store.VerdictTimeout, store.VerdictAdapterError}}
 	for _, run := range runs {
 		rv, _ := s.runView(ctx, run, false)
 		v.Runs = append(v.Runs, rv)
@@ -785,7 +786,9 @@ type pageData struct {
 	Operator bool
 	CSRF     string
 	Private  bool
-	Data     any
+	// Unsandboxed: jobs run with engine.sandbox = "off"; every page says so.
+	Unsandboxed bool
+	Data        any
 }
 
 var funcs = template.FuncMap{
@@ -831,7 +834,7 @@ func parsePages() (map[string]*pageTemplate, error) {
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, page, title string, data any) {
 	t := s.pages[page]
-	pd := pageData{Title: title, Private: s.opts.Private, Data: data}
+	pd := pageData{Title: title, Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Data: data}
 	if sess := s.operatorSession(r); sess != nil {
 		pd.Operator, pd.CSRF = true, sess.csrf
 	}
@@ -861,4 +864,9 @@ var timeNow = time.Now
 
 func notFound(format string, a ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), store.ErrNotFound)
+}
+
+// unsandboxed reports whether local jobs run without the sandbox.
+func (s *Server) unsandboxed() bool {
+	return s.cfg.Engine.Default == "local" && s.cfg.Engine.Sandbox == "off"
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -52,19 +53,42 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, res.result+": "+res.msg+"\n")
 }
 
+// webhookReads bounds the bodies read at once: an unauthenticated client can
+// make the daemon hold at most this many payloads of up to 25 MiB (GitHub
+// delivers one at a time per hook; more wait their turn).
+const webhookReads = 2
+
 func (s *Server) handleWebhook(r *http.Request, event string) webhookResult {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxWebhookBody))
-	if err != nil {
+	// Everything that can be refused without the body is refused first.
+	if len(s.opts.WebhookSecret) == 0 {
+		return webhookResult{http.StatusUnauthorized, "unauthorized", "no webhook secret configured: every delivery is refused"}
+	}
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if err := checkSignatureHeader(sig); err != nil {
+		return webhookResult{http.StatusUnauthorized, "unauthorized", err.Error()}
+	}
+	if r.ContentLength > maxWebhookBody {
+		return webhookResult{http.StatusRequestEntityTooLarge, "bad_request", "payload over 25 MiB"}
+	}
+	select {
+	case s.webhookSlots <- struct{}{}:
+		defer func() { <-s.webhookSlots }()
+	case <-r.Context().Done():
+		return webhookResult{http.StatusServiceUnavailable, "error", "gave up waiting to read the body"}
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room to see EOF without doubling
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxWebhookBody)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return webhookResult{http.StatusRequestEntityTooLarge, "bad_request", "payload over 25 MiB"}
 		}
 		return webhookResult{http.StatusBadRequest, "bad_request", "reading body: " + err.Error()}
 	}
-	if len(s.opts.WebhookSecret) == 0 {
-		return webhookResult{http.StatusUnauthorized, "unauthorized", "no webhook secret configured: every delivery is refused"}
-	}
-	if err := verifySignature(r.Header.Get("X-Hub-Signature-256"), body, s.opts.WebhookSecret); err != nil {
+	body := buf.Bytes()
+	if err := verifySignature(sig, body, s.opts.WebhookSecret); err != nil {
 		return webhookResult{http.StatusUnauthorized, "unauthorized", err.Error()}
 	}
 	delivery := r.Header.Get("X-GitHub-Delivery")
@@ -234,8 +258,8 @@ func (s *Server) prEvent(repo *github.Repository, pr *github.PullRequest, action
 	return pe, webhookResult{}, true
 }
 
-// verifySignature checks GitHub's "sha256=<hex>" HMAC of the body in constant time.
-func verifySignature(header string, body, secret []byte) error {
+// checkSignatureHeader checks the form of the header, before the body is read.
+func checkSignatureHeader(header string) error {
 	if header == "" {
 		return errors.New("missing X-Hub-Signature-256 header")
 	}
@@ -243,10 +267,18 @@ func verifySignature(header string, body, secret []byte) error {
 	if !ok {
 		return errors.New("X-Hub-Signature-256 is not sha256=<hex>")
 	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return errors.New("X-Hub-Signature-256 is not hex")
+	if b, err := hex.DecodeString(hexSig); err != nil || len(b) != sha256.Size {
+		return errors.New("X-Hub-Signature-256 is not sha256=<64 hex digits>")
 	}
+	return nil
+}
+
+// verifySignature checks GitHub's "sha256=<hex>" HMAC of the body in constant time.
+func verifySignature(header string, body, secret []byte) error {
+	if err := checkSignatureHeader(header); err != nil {
+		return err
+	}
+	got, _ := hex.DecodeString(strings.TrimPrefix(header, "sha256="))
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	if !hmac.Equal(got, mac.Sum(nil)) {

@@ -42,7 +42,7 @@ func validSpec(t *testing.T, mutate func(map[string]map[string]any)) []byte {
 			"flake":         "github:ironworks-ci/ironworks/" + s + "-lock",
 			"description":   s + " jobs; gate " + GateJob(s, "x86_64-linux"),
 			"checkinterval": 300, "schedulingshares": 100, "enableemail": false,
-			"emailoverride": "", "keepnr": 3, "enable_dynamic_run_command": false,
+			"emailoverride": "", "keepnr": 3,
 			"inputs": map[string]any{},
 		}
 	}
@@ -72,6 +72,7 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"unknown key", func(s map[string]map[string]any) { s["forge"]["jobs"] = []string{"build"} }, "invalid keys jobs"},
 		{"visible is not a declarative key", func(s map[string]map[string]any) { s["forge"]["visible"] = true }, "invalid keys visible"},
+		{"dynamic run command false is enabled", func(s map[string]map[string]any) { s["forge"]["enable_dynamic_run_command"] = false }, "treats any defined value"},
 		{"legacy type", func(s map[string]map[string]any) { s["forge"]["type"] = 0 }, "want 1 (flake jobset)"},
 		{"legacy keys on a flake jobset", func(s map[string]map[string]any) { s["forge"]["nixexprinput"] = "src" }, "legacy jobsets"},
 		{"no flake", func(s map[string]map[string]any) { delete(s["forge"], "flake") }, "missing key flake"},

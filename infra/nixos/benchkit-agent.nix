@@ -57,7 +57,7 @@ in
       wantedBy = [ "multi-user.target" ];
       wants = [ "network-online.target" ];
       after = [ "network-online.target" ];
-      path = [ config.nix.package ];
+      path = [ config.nix.package pkgs.bubblewrap ];
       environment = {
         HOME = "/var/lib/benchkit-agent";
         FIL_PROOFS_PARAMETER_CACHE = "/var/lib/benchkit-agent/filecoin-proof-parameters";
@@ -94,7 +94,9 @@ in
         ProtectClock = true;
         ProtectHostname = true;
         RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" "AF_NETLINK" ];
-        RestrictNamespaces = true;
+        # Jobs run under bubblewrap, which needs these namespaces (never net:
+        # jobs keep the host's network unless their adapter cuts it).
+        RestrictNamespaces = [ "user" "mnt" "pid" "ipc" "uts" "cgroup" ];
         RestrictRealtime = true;
         RestrictSUIDSGID = true;
         LockPersonality = true;

@@ -35,8 +35,8 @@ in
     };
     path = lib.mkOption {
       type = lib.types.listOf lib.types.package;
-      default = [ pkgs.git config.nix.package ];
-      description = "Programs the local and hydra engines call (git, nix, cargo for local builds).";
+      default = [ pkgs.git pkgs.bubblewrap config.nix.package ];
+      description = "Programs the local and hydra engines call (git, bwrap for the job sandbox, nix, cargo for local builds).";
     };
   };
 
@@ -72,13 +72,17 @@ in
         ProtectHostname = true;
         ProtectProc = "invisible";
         RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" ];
-        RestrictNamespaces = true;
+        # Jobs run under bubblewrap, which needs these namespaces (never net:
+        # jobs keep the host's network unless their adapter cuts it).
+        RestrictNamespaces = [ "user" "mnt" "pid" "ipc" "uts" "cgroup" ];
         RestrictRealtime = true;
         RestrictSUIDSGID = true;
         LockPersonality = true;
         MemoryDenyWriteExecute = true;
         SystemCallArchitectures = "native";
-        SystemCallFilter = [ "@system-service" "~@privileged" ];
+        # bubblewrap mounts, pivots and maps its user: @mount, pivot_root and
+        # setgroups, which ~@privileged would deny.
+        SystemCallFilter = [ "@system-service" "@mount" "pivot_root" "setgroups" ];
         CapabilityBoundingSet = "";
         AmbientCapabilities = "";
       };

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/benchkit/runner"
 	"github.com/ironworks-ci/ironworks/benchkit/stats"
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
 func init() {
@@ -116,10 +118,15 @@ func cmdAgent(ctx context.Context, e *env, args []string) int {
 	name := fs.String("name", host, "agent name shown in the coordinator")
 	workdir := fs.String("workdir", ".benchkit/agent", "mirrors and per-job checkouts")
 	poll := fs.Duration("poll", 10*time.Second, "wait between leases when the queue is empty")
+	sandboxMode := fs.String("sandbox", sandbox.Bwrap, "isolate bench commands: bwrap, or off (they can then read the token)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if !required(fs, "coordinator", "token-file") {
+		return exitUsage
+	}
+	if *sandboxMode != sandbox.Bwrap && *sandboxMode != sandbox.Off {
+		fmt.Fprintf(e.stderr, "benchkit agent: --sandbox %q: want bwrap or off\n", *sandboxMode)
 		return exitUsage
 	}
 	tok, err := os.ReadFile(*tokenFile)
@@ -132,7 +139,22 @@ func cmdAgent(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "benchkit agent: token file %s is empty\n", *tokenFile)
 		return exitUsage
 	}
-	a := &agent.Agent{URL: *url, Token: token, Name: *name, Features: features, Workdir: *workdir, Runner: runner.New(ctx, e.stderr), Log: e.stderr, Poll: *poll}
+	abs, err := filepath.Abs(*workdir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "benchkit agent: --workdir: %v\n", err)
+		return exitUsage
+	}
+	sb := &sandbox.Sandbox{Mode: *sandboxMode, Hide: []string{*tokenFile, abs}}
+	if err := sb.Check(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "benchkit agent: %v (--sandbox off to run them unsandboxed)\n", err)
+		return exitInfra
+	}
+	if !sb.Enabled() {
+		fmt.Fprintln(e.stderr, "benchkit agent: bench commands run unsandboxed (--sandbox off): they can read the token")
+	}
+	r := runner.New(ctx, e.stderr)
+	r.Sandbox = sb
+	a := &agent.Agent{URL: *url, Token: token, Name: *name, Features: features, Workdir: abs, Runner: r, Log: e.stderr, Poll: *poll}
 	fmt.Fprintf(e.stderr, "benchkit agent %s: host class %s (%s), features %v\n", *name, a.Runner.Host.Class(), a.Runner.Host, []string(features))
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "benchkit agent: %v\n", err)

@@ -28,9 +28,14 @@ func buildBinary(t *testing.T) string {
 
 // writeFixtureConfig makes fixture repositories and a configuration whose
 // merkletree test job first touches marker, then sleeps, so a test can kill
-// the coordinator while the job runs.
+// the coordinator while the job runs. The marker's folder is shown to the
+// sandboxed jobs read-write (engine.sandbox_rw), as an operator would show a
+// shared cache.
 func writeFixtureConfig(t *testing.T, dir, marker string) string {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	up := fixture.Merkletree(t, filepath.Join(dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(dir, "src", "rust-fil-proofs"))
 	adapters := map[string]string{
@@ -71,7 +76,9 @@ adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 repo = %q
 [components.rust-fil-proofs]
 repo = %q
-`, up.URL(), down.URL())), 0o644)
+[engine]
+sandbox_rw = [%q]
+`, up.URL(), down.URL(), filepath.Dir(marker))), 0o644)
 	return cfg
 }
 
@@ -81,7 +88,7 @@ func TestKilledMidRunResumes(t *testing.T) {
 	fixture.RequireCargo(t)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	marker := filepath.Join(dir, "test-started")
+	marker := filepath.Join(dir, "markers", "test-started")
 	cfg := writeFixtureConfig(t, dir, marker)
 
 	cmd := exec.Command(bin, "run", "--once", "--config", cfg)
@@ -108,6 +115,13 @@ func TestKilledMidRunResumes(t *testing.T) {
 	second := exec.Command(bin, "run", "--once", "--config", cfg)
 	second.Stderr = os.Stderr
 	if err := second.Run(); err != nil {
+		filepath.WalkDir(filepath.Join(dir, "state", "logs"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				t.Logf("%s:\n%s", p, b)
+			}
+			return nil
+		})
 		t.Fatalf("restarted coordinator: %v", err)
 	}
 	// A third pass finds nothing new and must not promote again.

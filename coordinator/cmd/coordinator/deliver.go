@@ -92,6 +92,7 @@ func (n *notifiers) deliver(ctx context.Context, logger *log.Logger) error {
 // its verdicts, so that cron notices; the news stays queued.
 func delivered(ctx context.Context, n *notifiers, logger *log.Logger, code int) int {
 	if err := n.deliver(ctx, logger); err != nil {
+		logger.Error("not all news went out: what was not delivered stays queued for the next run or serve")
 		return exitInfra
 	}
 	return code

@@ -29,6 +29,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Private: cfg.Web.Private,
 		Logger:  logger,
 		Extra:   map[string]http.Handler{},
+		Health:  sched.Health,
 	}
 	opts.Subscriptions = subscriptionsPage{st}
 	if f := cfg.Web.OperatorTokenFile; f != "" {

@@ -122,11 +122,21 @@ func openState(ctx context.Context, path string) (*config.Config, *store.Store, 
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, "ironworks.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, st, nil
+}
+
+// openStore opens the database beneath state_dir; failing is an
+// infrastructure error that names the directory.
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, "ironworks.db"))
+	if err != nil {
+		return nil, &infraError{fmt.Errorf("state directory %s: %w", cfg.StateDir, err)}
+	}
+	return st, nil
 }
 
 func newLogger(w io.Writer) *log.Logger {

@@ -29,10 +29,10 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	logger := newLogger(os.Stderr)
-	cfg, st, p, err := openPipeline(ctx, *cfgPath, logger)
+	cfg, st, p, err := openPipeline(ctx, *cfgPath, "run", logger)
 	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
+		logger.Error("start", "err", err)
+		return exitFor(err)
 	}
 	defer st.Close()
 	n, _, err := openNotifiers(ctx, cfg, st, p, logger)
@@ -42,7 +42,7 @@ func runCmd(ctx context.Context, args []string) int {
 	}
 	if *jobs != "" {
 		cands, err := p.Discover(ctx)
-		if err != nil {
+		if err != nil && !pipeline.Partial(err) {
 			logger.Error("discover", "err", err)
 			return exitInfra
 		}

@@ -25,10 +25,10 @@ func serveCmd(ctx context.Context, args []string) int {
 		return code
 	}
 	logger := newLogger(os.Stderr)
-	cfg, st, p, err := openPipeline(ctx, *cfgPath, logger)
+	cfg, st, p, err := openPipeline(ctx, *cfgPath, "serve", logger)
 	if err != nil {
-		logger.Error("configuration", "err", err)
-		return exitConfig
+		logger.Error("start", "err", err)
+		return exitFor(err)
 	}
 	defer st.Close()
 	sched := &scheduler.Scheduler{P: p, Poll: cfg.Engine.PollInterval.Duration, Workers: 2, Through: *through, Log: logger}
@@ -46,7 +46,7 @@ func serveCmd(ctx context.Context, args []string) int {
 		logger.Error("listen", "addr", addr, "err", err)
 		return exitInfra
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(handler)
 	logger.Info("serving", "addr", ln.Addr().String())
 	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)

@@ -24,10 +24,10 @@ func TestServeEndToEnd(t *testing.T) {
 	fixture.RequireCargo(t)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "marker"))
+	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "markers", "marker"))
 	// Poll fast, listen on a free port.
 	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, append(b, []byte("[engine]\npoll_interval = \"300ms\"\n[web]\nlisten = \"127.0.0.1:0\"\n")...), 0o644)
+	os.WriteFile(cfg, append(b, []byte("poll_interval = \"300ms\"\n[web]\nlisten = \"127.0.0.1:0\"\n")...), 0o644)
 	up := fixture.Open(t, filepath.Join(dir, "src", "merkletree"))
 
 	if out, err := exec.Command(bin, "subscribe", "--config", cfg, "--email", "maintainer@example.org", "--component", "rust-fil-proofs").CombinedOutput(); err != nil {

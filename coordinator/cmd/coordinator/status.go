@@ -26,6 +26,8 @@ type Status struct {
 	Targets    []store.Target      `json:"targets"`
 	States     []store.TargetState `json:"states"`
 	Candidates []CandidateStatus   `json:"candidates"`
+	// Sandbox is how local jobs are isolated: "bwrap" or "off".
+	Sandbox string `json:"sandbox"`
 }
 
 // BenchStatus is one bench entry of an adapter, as benchkit will run it.
@@ -71,6 +73,7 @@ func statusCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "coordinator status:", err)
 		return exitInfra
 	}
+	s.Sandbox = cfg.Engine.Sandbox
 	for _, stage := range config.Stages {
 		for _, b := range benchEntries(cfg, stage) {
 			bs := BenchStatus{Component: b.Component, Name: b.Name, Stage: b.Stage, Requires: b.Requires, Parser: b.Parser, Repeat: b.Repeat}
@@ -139,6 +142,9 @@ func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, er
 }
 
 func printStatus(w io.Writer, s *Status) {
+	if s.Sandbox == "off" {
+		fmt.Fprintln(w, "WARNING: jobs run unsandboxed (engine.sandbox = \"off\"): every job can read the secrets and the state")
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tHEAD\tSTAGE STATES")
 	for _, t := range s.Targets {

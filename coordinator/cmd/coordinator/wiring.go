@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,23 +13,29 @@ import (
 
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
-	hydra "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
-	"github.com/ironworks-ci/ironworks/coordinator/forge"
-	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
-	hydraclient "github.com/ironworks-ci/ironworks/coordinator/hydra"
-	"github.com/ironworks-ci/ironworks/coordinator/metrics"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
 // openPipeline loads the configuration, opens the store and wires the pipeline.
-func openPipeline(ctx context.Context, cfgPath string, logger *log.Logger) (*config.Config, *store.Store, *pipeline.Pipeline, error) {
-	cfg, st, err := openState(ctx, cfgPath)
+// It holds the state directory's lock until the store is closed.
+func openPipeline(ctx context.Context, cfgPath, command string, logger *log.Logger) (*config.Config, *store.Store, *pipeline.Pipeline, error) {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	release, err := lockState(cfg.StateDir, command)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	st.OnClose(release)
 	p, err := newPipeline(ctx, cfg, st, logger)
 	if err != nil {
 		st.Close()
@@ -44,22 +49,38 @@ func openPipeline(ctx context.Context, cfgPath string, logger *log.Logger) (*con
 // gate at every stage that has bench entries.
 func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logger *log.Logger) (*pipeline.Pipeline, error) {
 	mirrors := source.New(filepath.Join(cfg.StateDir, "mirrors"))
+	mirrors.Timeout = cfg.Engine.GitTimeout.Duration
 	par := cfg.Engine.Parallelism
 	if par == 0 {
 		par = runtime.NumCPU()
 	}
-	var eng pipeline.Engine = &local.Engine{
-		StateDir:    cfg.StateDir,
-		Mirrors:     mirrors,
-		Offered:     cfg.Engine.Features,
-		Parallelism: par,
-		OutputLimit: int64(cfg.Engine.OutputLimit),
-		PassEnv:     cfg.Engine.PassEnv,
-		Secrets:     secrets(cfg),
-		Log:         logger,
+	var eng pipeline.Engine
+	if cfg.Engine.Default == "local" {
+		sb, err := newSandbox(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if !sb.Enabled() {
+			logger.Warn("jobs run unsandboxed (engine.sandbox = \"off\"): every job can read the secrets and the state")
+		}
+		eng = &local.Engine{
+			StateDir:    cfg.StateDir,
+			Mirrors:     mirrors,
+			Offered:     cfg.Engine.Features,
+			Parallelism: par,
+			OutputLimit: int64(cfg.Engine.OutputLimit),
+			PassEnv:     cfg.Engine.PassEnv,
+			Secrets:     secrets(cfg),
+			Sandbox:     sb,
+			SandboxRO:   cfg.Engine.SandboxRO,
+			SandboxRW:   cfg.Engine.SandboxRW,
+			KeepFailed:  *cfg.Engine.KeepFailedWorktrees,
+			TargetLimit: int64(cfg.Engine.TargetLimit),
+			Log:         logger,
+		}
 	}
 	if cfg.Engine.Default == "hydra" {
-		h, err := hydraEngine(cfg, logger)
+		h, err := hydraEngine(cfg, st, mirrors, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +98,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 			return tail(local.LogPath(cfg.StateDir, runID, job), lines)
 		},
 	}
+	addHydraGates(p, eng)
 	q := benchqueue.New(st)
 	for _, stage := range config.Stages {
 		if len(benchEntries(cfg, stage)) > 0 {
@@ -84,32 +106,6 @@ func newPipeline(ctx context.Context, cfg *config.Config, st *store.Store, logge
 		}
 	}
 	return p, nil
-}
-
-func hydraEngine(cfg *config.Config, logger *log.Logger) (*hydra.Engine, error) {
-	hc, err := hydraclient.NewFromConfig(cfg.Hydra, httpretry.Options{}, func(endpoint string, status int) {
-		metrics.ObserveRemote("hydra", status)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.GitHub == nil {
-		return nil, fmt.Errorf("the hydra engine writes lock files through GitHub: configure [github]")
-	}
-	gh, err := forge.NewFromConfig(cfg.GitHub)
-	if err != nil {
-		return nil, err
-	}
-	jobsets, err := hydra.ParseJobsets(cfg.Hydra.Jobsets)
-	if err != nil {
-		return nil, err
-	}
-	return hydra.New(hydra.Options{
-		Hydra: hc, Locks: gh, Project: cfg.Hydra.Project, LockRepo: cfg.Hydra.LockRepo,
-		LockBase: cfg.Hydra.LockBase, LockBranch: cfg.Hydra.LockBranch, Jobsets: jobsets,
-		System: cfg.Hydra.System, PollInterval: cfg.Hydra.PollInterval.Duration,
-		EvalDeadline: cfg.Hydra.EvalDeadline.Duration, Features: cfg.Engine.Features, Log: logger,
-	})
 }
 
 // benchEntries lists the bench entries of a stage across components.
@@ -153,7 +149,7 @@ func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage stri
 	if err != nil {
 		return false, false, nil, err
 	}
-	evidence = map[string]any{"bench": res.State, "bench_reports": res.ReportIDs, "bench_details": res.Details}
+	evidence = map[string]any{"bench": res.State, "benchmark_reports": res.ReportIDs, "bench_details": res.Details}
 	switch res.State {
 	case benchqueue.StatePass, benchqueue.StateNone:
 		return true, false, evidence, nil
@@ -167,23 +163,8 @@ func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage stri
 // can keep their values out of jobs. Unreadable files are skipped here; the
 // component that needs the secret reports the error.
 func secrets(cfg *config.Config) []string {
-	var files []string
-	if cfg.Hydra != nil {
-		files = append(files, cfg.Hydra.PasswordFile)
-	}
-	if cfg.GitHub != nil {
-		files = append(files, cfg.GitHub.TokenFile, cfg.GitHub.WebhookSecretFile)
-	}
-	if cfg.SMTP != nil {
-		files = append(files, cfg.SMTP.PasswordFile)
-	}
-	files = append(files, cfg.Artifacts.AccessKeyFile, cfg.Artifacts.SecretKeyFile, cfg.Web.OperatorTokenFile,
-		cfg.Notify.UnsubscribeSecret, cfg.Engine.BenchTokensFile)
 	var out []string
-	for _, f := range files {
-		if f == "" {
-			continue
-		}
+	for _, f := range secretFiles(cfg) {
 		if b, err := os.ReadFile(f); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if s := strings.TrimSpace(line); s != "" {

@@ -15,7 +15,7 @@ import (
 // request per watched jobset per poll.
 func BenchmarkPollNothingNew(b *testing.B) {
 	r, st := setup(b)
-	r.SetOutcome("merkletree.build."+sys, 0) // test and rustdoc stay queued
+	r.SetOutcome("forge.merkletree.build."+sys, 0) // test and rustdoc stay queued
 	e := r.Engine(b, hydraengine.Options{Store: st, PollInterval: time.Microsecond})
 	c := candidate(b, st, strings.Repeat("7", 40))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,7 +43,7 @@ func BenchmarkPollNothingNew(b *testing.B) {
 func BenchmarkPromotionCycle(b *testing.B) {
 	r, st := setup(b)
 	for _, j := range []string{"build", "test", "rustdoc"} {
-		r.SetOutcome("merkletree."+j+"."+sys, 0)
+		r.SetOutcome("forge.merkletree."+j+"."+sys, 0)
 	}
 	e := r.Engine(b, hydraengine.Options{Store: st, PollInterval: 100 * time.Microsecond})
 	start := r.Client.Requests()

@@ -4,18 +4,15 @@
 // and reads the gating jobs through the stage's aggregate, never through the
 // eval's full build list.
 //
-// Naming contract with the Nix side (docs/hydra.md): the jobset of stage S
-// evaluates hydraJobs.S; job J of component C is the attribute C.J.<system>
-// inside it (merkletree.build.x86_64-linux) and the aggregate "gate" has every
-// gating job of the stage as constituent.
+// The contract with the Nix side (nix/lib/locks.nix, nix/lib/project.nix,
+// docs/hydra.md) is in contract.go: the lock files a lock branch carries and
+// the job names Hydra's evaluation of the flake produces.
 package hydraengine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,11 +23,9 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
-
-// GateJob is the aggregate attribute every stage jobset defines.
-const GateJob = "gate"
 
 // DefaultSystem is the Nix system of job attributes unless configured.
 const DefaultSystem = "x86_64-linux"
@@ -38,10 +33,11 @@ const DefaultSystem = "x86_64-linux"
 // ErrEvalDeadline means Hydra produced no evaluation of the lock commit in time.
 var ErrEvalDeadline = errors.New("no Hydra evaluation within the deadline")
 
-// LockWriter writes a file on a branch unless it already holds equivalent
-// content; *forge.Client implements it.
+// LockWriter reads files and commits a set of files onto a base branch's
+// tree; *forge.Client implements it.
 type LockWriter interface {
-	WriteFile(ctx context.Context, owner, repo, branch, base, path string, content []byte, message string, same func(old []byte) bool) (commit string, changed bool, err error)
+	File(ctx context.Context, owner, repo, ref, path string) (content []byte, blobSHA string, err error)
+	CommitFiles(ctx context.Context, owner, repo, branch, base string, files map[string][]byte, message string) (commit string, changed bool, err error)
 }
 
 var _ LockWriter = (*forge.Client)(nil)
@@ -62,8 +58,11 @@ type Options struct {
 	EvalDeadline time.Duration // default 30m
 	EvalPages    int           // eval list pages searched for a lock commit; default 3
 	Features     []string
-	Log          *log.Logger
-	Now          func() time.Time
+	// Mirrors fetches components for generating Cargo.lock files (cargolock.go);
+	// nil: no lock is generated and every component builds with its own.
+	Mirrors *source.Mirrors
+	Log     *log.Logger
+	Now     func() time.Time
 }
 
 // Engine is the Hydra engine.
@@ -127,7 +126,7 @@ func ParseJobsets(entries []string) (map[string]string, error) {
 }
 
 // FromConfig builds the engine from the [hydra] section.
-func FromConfig(cfg *config.Config, h *hydra.Client, locks LockWriter, st *store.Store, logger *log.Logger) (*Engine, error) {
+func FromConfig(cfg *config.Config, h *hydra.Client, locks LockWriter, st *store.Store, mirrors *source.Mirrors, logger *log.Logger) (*Engine, error) {
 	if cfg.Hydra == nil {
 		return nil, errors.New("hydra engine: no [hydra] section")
 	}
@@ -139,7 +138,7 @@ func FromConfig(cfg *config.Config, h *hydra.Client, locks LockWriter, st *store
 		Hydra: h, Locks: locks, Store: st, Project: cfg.Hydra.Project,
 		LockRepo: cfg.Hydra.LockRepo, LockBase: cfg.Hydra.LockBase, LockBranch: cfg.Hydra.LockBranch,
 		Jobsets: js, System: cfg.Hydra.System, PollInterval: cfg.Hydra.PollInterval.Duration,
-		EvalDeadline: cfg.Hydra.EvalDeadline.Duration, Features: cfg.Engine.Features, Log: logger,
+		EvalDeadline: cfg.Hydra.EvalDeadline.Duration, Features: cfg.Engine.Features, Mirrors: mirrors, Log: logger,
 	})
 }
 
@@ -165,64 +164,24 @@ func (e *Engine) LockBranch(stage string) string {
 	return strings.ReplaceAll(e.o.LockBranch, "{stage}", stage)
 }
 
-// Attr is the Hydra job attribute of a job inside its stage's jobset.
-func (e *Engine) Attr(j *config.Job) string { return Attr(j.Component, j.Name, e.o.System) }
-
-// Attr is the attribute of job of component for system: component.job.system.
-func Attr(component, job, system string) string { return component + "." + job + "." + system }
-
-// LockPath is the lock file of a stage on its lock branch.
-func LockPath(stage string) string { return "locks/" + stage + ".json" }
-
-// Lock is the content of locks/<stage>.json, which the stage's flake reads.
-type Lock struct {
-	Schema    int                     `json:"schema"`
-	Stage     string                  `json:"stage"`
-	Candidate string                  `json:"candidate"`
-	Revisions map[string]LockRevision `json:"revisions"`
-	UpdatedAt string                  `json:"updatedAt"`
-}
-
-// LockRevision pins one component.
-type LockRevision struct {
-	Repo     string `json:"repo"`
-	Branch   string `json:"branch,omitempty"`
-	Revision string `json:"revision"`
-}
-
-// NewLock builds the lock of candidate c at stage.
-func NewLock(stage string, c *store.Candidate, at time.Time) *Lock {
-	l := &Lock{Schema: 1, Stage: stage, Candidate: c.ID, Revisions: map[string]LockRevision{}, UpdatedAt: at.UTC().Format(time.RFC3339)}
-	for n, r := range c.Revisions {
-		l.Revisions[n] = LockRevision{Repo: r.Repo, Branch: r.Branch, Revision: r.Rev}
-	}
-	return l
-}
-
-// Equivalent reports whether two locks pin the same thing; updatedAt does
-// not count, so re-writing an unchanged lock makes no commit and Hydra sees
-// unchanged inputs.
-func (l *Lock) Equivalent(o *Lock) bool {
-	return l.Schema == o.Schema && l.Stage == o.Stage && l.Candidate == o.Candidate && maps.Equal(l.Revisions, o.Revisions)
-}
-
-// Marshal renders the lock as committed: indented, with a final newline.
-func (l *Lock) Marshal() []byte {
-	b, _ := json.MarshalIndent(l, "", "  ")
-	return append(b, '\n')
-}
-
-// WriteLock writes candidate c into stage's lock and returns the lock
-// branch's head commit: the revision Hydra's locked flake URL will carry.
-func (e *Engine) WriteLock(ctx context.Context, stage string, c *store.Candidate) (commit string, changed bool, err error) {
+// WriteLock makes stage's lock branch carry main's current tree plus the
+// lock files of candidate c (LockFiles) and returns its head commit: the
+// revision Hydra's locked flake URL will carry. The same candidate on the
+// same main makes no new commit (the previous lock's updatedAt is kept, so
+// the tree is the same); a retry after a lost answer finds its commit there.
+func (e *Engine) WriteLock(ctx context.Context, stage string, c *store.Candidate, cargo map[string][]byte) (commit string, changed bool, err error) {
 	owner, repo, _ := forge.SplitRepo(e.o.LockRepo)
-	lock := NewLock(stage, c, e.o.Now())
-	same := func(old []byte) bool {
-		var prev Lock
-		return json.Unmarshal(old, &prev) == nil && prev.Equivalent(lock)
+	branch := e.LockBranch(stage)
+	lock := NewLock(stage, c, cargo, e.o.Now())
+	if old, _, err := e.o.Locks.File(ctx, owner, repo, branch, LockPath(stage)); err == nil {
+		if prev, err := ParseLock(old); err == nil && prev.Equivalent(lock) {
+			lock.UpdatedAt = prev.UpdatedAt
+		}
+	} else if !errors.Is(err, forge.ErrNotFound) {
+		return "", false, fmt.Errorf("hydra engine: reading %s lock: %w", stage, err)
 	}
 	msg := fmt.Sprintf("%s: lock candidate %s\n\n%s\n", stage, c.ID, c.Short())
-	commit, changed, err = e.o.Locks.WriteFile(ctx, owner, repo, e.LockBranch(stage), e.o.LockBase, LockPath(stage), lock.Marshal(), msg, same)
+	commit, changed, err = e.o.Locks.CommitFiles(ctx, owner, repo, branch, e.o.LockBase, LockFiles(lock, cargo), msg)
 	if err != nil {
 		return "", false, fmt.Errorf("hydra engine: writing %s lock: %w", stage, err)
 	}
@@ -258,3 +217,9 @@ func (e *Engine) sleep(ctx context.Context) error {
 		return nil
 	}
 }
+
+// Client is the engine's Hydra client.
+func (e *Engine) Client() *hydra.Client { return e.o.Hydra }
+
+// System is the Nix system of the engine's job names.
+func (e *Engine) System() string { return e.o.System }

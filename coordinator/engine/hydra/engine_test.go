@@ -3,6 +3,7 @@ package hydraengine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
+	"github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
@@ -84,7 +86,7 @@ func plan(c *store.Candidate) *pipeline.Plan {
 func TestGreenEval(t *testing.T) {
 	r, st := setup(t)
 	for _, j := range []string{"build", "test", "rustdoc"} {
-		r.SetOutcome("merkletree."+j+"."+sys, 0)
+		r.SetOutcome("forge.merkletree."+j+"."+sys, 0)
 	}
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("a", 40))
@@ -123,9 +125,9 @@ func TestGreenEval(t *testing.T) {
 
 func TestFailedGatingJob(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	var res results
 	if err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("b", 40))), res.report); err != nil {
@@ -184,14 +186,14 @@ func TestMissingJob(t *testing.T) {
 	// The flake defines only build: test failed to evaluate.
 	r.AddStage("forge", "forge", forgeJobs()[:1])
 	r.Hydra.AutoEvaluate = time.Millisecond
-	r.SetOutcome("merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
 	st := openStore(t)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	var res results
 	if err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("e", 40))), res.report); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.get("merkletree:test"); got.State != store.JobFailure || !strings.Contains(got.Reason, "has no job merkletree.test."+sys) {
+	if got := res.get("merkletree:test"); got.State != store.JobFailure || !strings.Contains(got.Reason, "has no job forge.merkletree.test."+sys) {
 		t.Errorf("%+v", got)
 	}
 	if got := res.get("merkletree:build"); got.State != store.JobSuccess {
@@ -204,21 +206,21 @@ func TestMissingJob(t *testing.T) {
 func TestRestartedBuildWaits(t *testing.T) {
 	r, st := setup(t)
 	r.Hydra.AutoEvaluate = 0
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("f", 40))
 	ctx := context.Background()
-	if _, _, err := e.WriteLock(ctx, "forge", c); err != nil {
+	if _, _, err := e.WriteLock(ctx, "forge", c, nil); err != nil {
 		t.Fatal(err)
 	}
 	evalID := r.Hydra.Evaluate("ironworks", "forge")
 	if evalID == 0 {
 		t.Fatal("no eval")
 	}
-	testBuild := r.Hydra.BuildID(evalID, "merkletree.test."+sys)
-	gate := r.Hydra.BuildID(evalID, "gate")
+	testBuild := r.Hydra.BuildID(evalID, "forge.merkletree.test."+sys)
+	gate := r.Hydra.BuildID(evalID, hydraengine.GateName("forge", sys))
 	// Someone restarts the failed test (and its failed aggregate).
 	r.Hydra.Restart(testBuild)
 	r.Hydra.Restart(gate)
@@ -257,11 +259,12 @@ func TestRestartedBuildWaits(t *testing.T) {
 // trigger and no eval; the verdict of the eval of that lock commit is reused.
 func TestUnchangedLockReusesEval(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 1)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 1)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	e := r.Engine(t, hydraengine.Options{Store: st})
 	c := candidate(t, st, strings.Repeat("1", 40))
+	var heads []string
 	for i := range 2 {
 		var res results
 		if err := e.Execute(context.Background(), plan(c), res.report); err != nil {
@@ -270,9 +273,11 @@ func TestUnchangedLockReusesEval(t *testing.T) {
 		if got := res.get("merkletree:test"); got.State != store.JobFailure {
 			t.Errorf("round %d: %+v", i, got)
 		}
+		heads = append(heads, r.GitHub.Head(r.LockRepo, "forge-lock"))
 	}
-	if n := r.GitHub.Writes(r.LockRepo, "forge-lock", "locks/forge.json"); n != 1 {
-		t.Errorf("lock commits = %d, want 1", n)
+	main := r.GitHub.Head(r.LockRepo, "main")
+	if heads[0] != heads[1] || r.GitHub.CommitInfo(r.LockRepo, heads[0]).Parents[0] != main {
+		t.Errorf("lock heads %v: want one lock commit on top of main %s", heads, main)
 	}
 	if n := r.Hydra.Triggers("ironworks", "forge"); n != 1 {
 		t.Errorf("triggers = %d, want 1", n)
@@ -306,9 +311,9 @@ func TestEvalDeadline(t *testing.T) {
 // still reaches the right verdict.
 func TestOutageRetries(t *testing.T) {
 	r, st := setup(t)
-	r.SetOutcome("merkletree.build."+sys, 0)
-	r.SetOutcome("merkletree.test."+sys, 7)
-	r.SetOutcome("merkletree.rustdoc."+sys, 0)
+	r.SetOutcome("forge.merkletree.build."+sys, 0)
+	r.SetOutcome("forge.merkletree.test."+sys, 7)
+	r.SetOutcome("forge.merkletree.rustdoc."+sys, 0)
 	client := r.NewClient(t, httpretry.Options{RetryMax: 4, WaitMin: time.Millisecond, WaitMax: 3 * time.Millisecond, Timeout: 40 * time.Millisecond})
 	e := r.Engine(t, hydraengine.Options{Store: st, Hydra: client})
 	r.Hydra.FailNext(60, 502, "", "")
@@ -339,7 +344,7 @@ func TestHugeEvalGatesWithoutBuildList(t *testing.T) {
 	}
 	r, st := setup(t)
 	for _, j := range []string{"build", "test", "rustdoc"} {
-		r.SetOutcome("merkletree."+j+"."+sys, 0)
+		r.SetOutcome("forge.merkletree."+j+"."+sys, 0)
 	}
 	for i := range 200_000 {
 		r.Extra = append(r.Extra, "pkgs.p"+itoa(i)+"."+sys)
@@ -399,5 +404,95 @@ func TestParseJobsets(t *testing.T) {
 		if _, err := hydraengine.ParseJobsets([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A lock branch carries main's current tree: a fix of the flake on main
+// reaches the next lock commit even for the same candidate, and a lost answer
+// on the ref update is recognised by the tree on retry (no second commit).
+func TestLockBranchFollowsMain(t *testing.T) {
+	r, st := setup(t)
+	e := r.Engine(t, hydraengine.Options{Store: st})
+	c := candidate(t, st, strings.Repeat("3", 40))
+	ctx := context.Background()
+	first, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")})
+	if err != nil || !changed {
+		t.Fatalf("first write: %v changed=%v", err, changed)
+	}
+	fix := r.GitHub.CommitTo(r.LockRepo, "main", "fix the flake", map[string]string{"nix/lib/fix.nix": "{ }\n"})
+	// The ref update takes effect but its answer is lost, twice more than
+	// the client retries: the write fails; the next one finds it done.
+	r.GitHub.LoseNextAnswers(3, "PATCH /repos/{o}/{r}/git/refs")
+	if _, _, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")}); err == nil {
+		t.Fatal("lost answers were not reported")
+	}
+	second, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")})
+	if err != nil || changed {
+		t.Fatalf("retry after the lost answer: %v changed=%v (want the commit found, not made again)", err, changed)
+	}
+	if n := r.GitHub.Count("PATCH /repos/{o}/{r}/git/refs/{ref...}"); n != 3 {
+		t.Errorf("ref updates = %d, want 3 (one attempt and two client retries)", n)
+	}
+	info := r.GitHub.CommitInfo(r.LockRepo, second)
+	if second == first || len(info.Parents) != 1 || info.Parents[0] != first {
+		t.Fatalf("lock commits %s then %s (parents %v): want one new commit on the first", first, second, info.Parents)
+	}
+	tree := r.GitHub.Tree(r.LockRepo, second)
+	for _, p := range []string{"nix/lib/fix.nix", "flake.nix", hydraengine.LockPath("forge"), hydraengine.JobsetPath, hydraengine.CargoLockPath("merkletree")} {
+		if _, ok := tree[p]; !ok {
+			t.Errorf("lock commit lacks %s", p)
+		}
+	}
+	if string(tree[hydraengine.JobsetPath]) != "{\"stages\":[\"forge\"]}\n" {
+		t.Errorf("jobset.json = %q", tree[hydraengine.JobsetPath])
+	}
+	lock, err := hydraengine.ParseLock(tree[hydraengine.LockPath("forge")])
+	if err != nil || lock.Components["merkletree"].CargoLock != "cargo/merkletree.lock" {
+		t.Fatalf("lock %+v %v", lock, err)
+	}
+	_ = fix
+	// Same candidate, same main: no commit.
+	if third, changed, err := e.WriteLock(ctx, "forge", c, map[string][]byte{"merkletree": []byte("# lock\n")}); err != nil || changed || third != second {
+		t.Fatalf("unchanged write: %s changed=%v %v", third, changed, err)
+	}
+}
+
+func FuzzParseLock(f *testing.F) {
+	f.Add([]byte(`{"stage":"forge","candidate":"c","updatedAt":"x","components":{"m":{"repo":"r","rev":"` + strings.Repeat("a", 40) + `"}}}`))
+	f.Add([]byte(`{"stage":"forge","components":{"m":{"repo":"r","rev":"master"}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := hydraengine.ParseLock(b)
+		if err != nil {
+			return
+		}
+		again, err := hydraengine.ParseLock(l.Marshal())
+		if err != nil || !again.Equivalent(l) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// A wrong Hydra password ends the run at once as an infrastructure error
+// naming the login, not after the eval deadline.
+func TestWrongPasswordEndsRun(t *testing.T) {
+	r, st := setup(t)
+	if err := os.WriteFile(r.PWFile, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := r.Engine(t, hydraengine.Options{Store: st, EvalDeadline: time.Minute})
+	var res results
+	start := time.Now()
+	err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("4", 40))), res.report)
+	if !errors.Is(err, hydra.ErrLogin) || time.Since(start) > 10*time.Second {
+		t.Fatalf("err = %v after %s, want ErrLogin at once", err, time.Since(start))
+	}
+	if got := res.get("merkletree:build"); got.State != store.JobError || !strings.Contains(got.Reason, "login") {
+		t.Errorf("%+v", got)
+	}
+	if n := r.Hydra.Count("POST /login"); n != 1 {
+		t.Errorf("logins = %d, want 1", n)
+	}
+	if n := r.Hydra.Triggers("ironworks", "forge"); n != 0 {
+		t.Errorf("triggers = %d, want 0", n)
 	}
 }

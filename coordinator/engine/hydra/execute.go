@@ -36,7 +36,7 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 	finish := func(j *config.Job, state, reason string) {
 		report(store.JobResult{RunID: p.RunID, Job: j.ID(), State: state, Reason: reason, StartedAt: start, FinishedAt: e.o.Now()})
 	}
-	commit, changed, err := e.WriteLock(ctx, p.Stage, p.Candidate)
+	commit, changed, err := e.lock(ctx, p)
 	if err != nil {
 		for _, j := range jobs {
 			finish(j, store.JobError, err.Error())
@@ -74,6 +74,15 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 	return e.awaitBuilds(ctx, p, jobs, int64(ev.ID), rec, report)
 }
 
+// lock generates the candidate's Cargo.lock files and writes the stage's lock.
+func (e *Engine) lock(ctx context.Context, p *pipeline.Plan) (string, bool, error) {
+	cargo, err := e.CargoLocks(ctx, p.Candidate, p.Adapters)
+	if err != nil {
+		return "", false, err
+	}
+	return e.WriteLock(ctx, p.Stage, p.Candidate, cargo)
+}
+
 func (e *Engine) record(ctx context.Context, rec *store.HydraEval) {
 	if e.o.Store == nil {
 		return
@@ -107,6 +116,9 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 		if errors.Is(err, hydra.ErrNotFound) {
 			return nil, nil, fmt.Errorf("hydra engine: jobset %s does not exist: %w", full, err)
 		}
+		if errors.Is(err, hydra.ErrLogin) {
+			return nil, nil, fmt.Errorf("hydra engine: %s: %w", full, err)
+		}
 		e.o.Log.Warn("listing Hydra evals", "jobset", full, "err", err)
 		if e.o.Now().After(deadline) {
 			return nil, nil, fmt.Errorf("hydra engine: %s: %w (%s) for lock commit %s: last error: %v", full, ErrEvalDeadline, e.o.EvalDeadline, commit, err)
@@ -134,6 +146,9 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 				break
 			}
 			if _, err := h.Push(ctx, false, full); err != nil {
+				if errors.Is(err, hydra.ErrLogin) {
+					return nil, nil, fmt.Errorf("hydra engine: triggering %s: %w", full, err)
+				}
 				e.o.Log.Warn("triggering Hydra jobset", "jobset", full, "err", err)
 				break
 			}
@@ -196,12 +211,12 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 		var id int64
 		err := e.retry(ctx, func() error {
 			var err error
-			id, err = h.EvalJob(ctx, evalID, e.Attr(j))
+			id, err = h.EvalJob(ctx, evalID, e.jobName(j))
 			return err
 		})
 		if errors.Is(err, hydra.ErrNotFound) {
 			report(store.JobResult{RunID: p.RunID, Job: j.ID(), State: store.JobFailure, FinishedAt: e.o.Now(),
-				Reason: fmt.Sprintf("Hydra eval %d has no job %s (it failed to evaluate or is not defined): %s", evalID, e.Attr(j), h.EvalURL(evalID))})
+				Reason: fmt.Sprintf("Hydra eval %d has no job %s (it failed to evaluate or is not defined): %s", evalID, e.jobName(j), h.EvalURL(evalID))})
 			continue
 		}
 		if err != nil {
@@ -213,7 +228,7 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 	var gate int64
 	err := e.retry(ctx, func() error {
 		var err error
-		gate, err = h.EvalJob(ctx, evalID, GateJob)
+		gate, err = h.EvalJob(ctx, evalID, GateName(p.Stage, e.o.System))
 		return err
 	})
 	if err != nil && !errors.Is(err, hydra.ErrNotFound) {
@@ -285,6 +300,11 @@ func (e *Engine) retry(ctx context.Context, fn func() error) error {
 			return err
 		}
 	}
+}
+
+// jobName is j's Hydra job (JobName).
+func (e *Engine) jobName(j *config.Job) string {
+	return JobName(j.Stage, j.Component, j.Name, e.o.System)
 }
 
 func (e *Engine) result(runID int64, j *config.Job, b *hydra.Build) store.JobResult {

@@ -25,6 +25,7 @@ import (
 	"github.com/ironworks-ci/ironworks/adapters/hook"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
+	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 
@@ -44,8 +45,17 @@ type Engine struct {
 	// Secrets are values that must never reach a job, whatever the variable.
 	Secrets   []string
 	Artifacts pipeline.ArtifactStore // optional: logs are copied there when a job ends
-	Log       *log.Logger
-	Now       func() time.Time
+	// Sandbox isolates every job; nil means bubblewrap with nothing extra hidden.
+	Sandbox *sandbox.Sandbox
+	// SandboxRO and SandboxRW are extra paths every job sees (read-only, read-write).
+	SandboxRO, SandboxRW []string
+	// KeepFailed is how many failed runs keep their worktrees; passed runs
+	// never do. TargetLimit empties a component's shared target folder that
+	// grew over it (0: no limit).
+	KeepFailed  int
+	TargetLimit int64
+	Log         *log.Logger
+	Now         func() time.Time
 }
 
 // Name implements pipeline.Engine.
@@ -76,7 +86,7 @@ func (e *Engine) logger() *log.Logger {
 
 // Execute implements pipeline.Engine.
 func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(store.JobResult)) error {
-	runDir := filepath.Join(e.StateDir, "work", fmt.Sprintf("run-%d", p.RunID))
+	runDir := e.runDir(p.RunID)
 	comps := map[string]bool{}
 	for _, j := range p.Jobs {
 		comps[j.Component] = true
@@ -172,7 +182,17 @@ func (e *Engine) Execute(ctx context.Context, p *pipeline.Plan, report func(stor
 			return err
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: a resumed run reuses the worktrees
+	}
+	st.mu.Lock()
+	results := map[string]string{}
+	for _, j := range p.Jobs {
+		results[j.ID()] = st.final[j.ID()].State
+	}
+	st.mu.Unlock()
+	e.cleanup(ctx, p.RunID, names, results)
+	return nil
 }
 
 // prepared is the readiness of one component's checkout.
@@ -348,10 +368,13 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	}
 	defer f.Close()
 	limit := e.OutputLimit
+	if j.OutputCap > 0 {
+		limit = int64(j.OutputCap)
+	}
 	if limit <= 0 {
 		limit = 64 << 20
 	}
-	out := &capped{w: f, left: limit}
+	out := newCapped(f, limit)
 	rev := p.Candidate.Revisions[j.Component].Rev
 	fmt.Fprintf(f, "# ironworks: %s at %s, run %d, stage %s\n$ %s\n", j.ID(), rev, p.RunID, p.Stage, j.Command)
 
@@ -364,20 +387,49 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	for _, k := range keys {
 		jobEnv = append(jobEnv, k+"="+j.Env[k])
 	}
+	// Shared across runs of a component so that they reuse compiled dependencies.
+	target := filepath.Join(e.StateDir, "cache", "target", j.Component)
 	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
-		// Shared across runs of a component so that they reuse compiled dependencies.
-		"CARGO_TARGET_DIR="+filepath.Join(e.StateDir, "cache", "target", j.Component))
+		"CARGO_TARGET_DIR="+target)
+	spec := sandbox.Spec{Dir: dir, RW: append([]string{e.runDir(p.RunID), target}, e.SandboxRW...), RO: slices.Clone(e.SandboxRO)}
+	spec.NoNetwork = j.Network != nil && !*j.Network
+	if e.Sandbox.Enabled() {
+		// The sandbox hides the coordinator's home, so cargo gets a home
+		// of its own per component (registry and git caches survive runs).
+		home := filepath.Join(e.StateDir, "cache", "cargo-home", j.Component)
+		jobEnv = append(jobEnv, "CARGO_HOME="+home)
+		spec.RW = append(spec.RW, home)
+		// A worktree's .git points into its mirror, and the cargo-patch pin
+		// fetches the upstream from its mirror: both read-only.
+		for _, c := range slices.Sorted(maps.Keys(p.Candidate.Revisions)) {
+			if m := e.Mirrors.Path(c); isDir(m) {
+				spec.RO = append(spec.RO, m)
+			}
+		}
+		fmt.Fprintf(f, "# ironworks: sandboxed (bubblewrap): sees its run's worktrees, its caches and the toolchains, as an unprivileged user\n")
+	} else {
+		fmt.Fprintf(f, "# ironworks: NOT sandboxed (engine.sandbox = \"off\"): this job can read the coordinator's secrets and state\n")
+	}
+	for _, d := range spec.RW {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()
+			return res
+		}
+	}
 	jobEnv = e.scrub(jobEnv)
 
 	timeout := j.Timeout.Duration
 	jctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.Command("sh", "-c", j.Command)
-	cmd.Dir = dir
+	cmd := e.Sandbox.Command(context.Background(), spec, "sh", "-c", j.Command)
 	cmd.Env = jobEnv
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so a timeout kills every process it started.
+	// Its own process group, so a timeout kills every process it started
+	// (in the sandbox, its PID namespace ends them all with its first one).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A job is over when its command exits: a background child that keeps
+	// the output open must not hold the job until its timeout.
+	cmd.WaitDelay = 2 * time.Second
 	e.logger().Info("job started", "job", j.ID(), "run", p.RunID, "rev", store.ShortRev(rev))
 	if err := cmd.Start(); err != nil {
 		res.State, res.Reason, res.FinishedAt = store.JobError, "start: "+err.Error(), e.now()
@@ -395,6 +447,9 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			err = <-waitErr
 		}
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command exited 0; only a leftover child held the output
 	}
 	// Children that outlive the shell would keep the log open; end them.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -414,13 +469,15 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 		if errors.As(err, &ee) {
 			res.ExitCode = ee.ExitCode()
 			res.Reason = fmt.Sprintf("exit status %d", res.ExitCode)
+			if res.ExitCode == 126 || res.ExitCode == 127 {
+				res.State = store.JobAdapterErr
+				res.Reason = adapterErrorReason(j, res.ExitCode)
+			}
 		} else {
 			res.Reason = err.Error()
 		}
 	}
-	if out.dropped > 0 {
-		fmt.Fprintf(f, "\n# ironworks: output truncated: %d bytes over the %d-byte limit were dropped\n", out.dropped, limit)
-	}
+	out.finish()
 	fmt.Fprintf(f, "\n# ironworks: %s %s after %s\n", j.ID(), res.State, elapsed)
 	e.logger().Info("job finished", "job", j.ID(), "run", p.RunID, "state", res.State, "elapsed", elapsed)
 	if e.Artifacts != nil {
@@ -429,6 +486,15 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 		}
 	}
 	return res
+}
+
+func (e *Engine) runDir(runID int64) string {
+	return filepath.Join(e.StateDir, "work", fmt.Sprintf("run-%d", runID))
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func (e *Engine) upload(ctx context.Context, path, key string) error {
@@ -440,29 +506,61 @@ func (e *Engine) upload(ctx context.Context, path, key string) error {
 	return e.Artifacts.Put(ctx, key, f)
 }
 
-// capped writes at most left bytes and counts the rest.
+// capped keeps the first and the last part of a job's output within its
+// limit: the head says what ran, the tail carries the error. What lies
+// between is counted and said. The tail is held in memory (at most 4 MiB,
+// twice that while compacting) and written when the job ends.
 type capped struct {
 	mu      sync.Mutex
 	w       io.Writer
-	left    int64
+	head    int64 // bytes the head may still take
+	tail    []byte
+	tailCap int
 	dropped int64
+	limit   int64
+}
+
+func newCapped(w io.Writer, limit int64) *capped {
+	tailCap := min(limit/2, 4<<20)
+	return &capped{w: w, head: limit - tailCap, tailCap: int(tailCap), limit: limit}
 }
 
 func (c *capped) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := int64(len(b))
-	if n > c.left {
-		c.dropped += n - c.left
-		b = b[:c.left]
-	}
-	c.left -= int64(len(b))
-	if len(b) > 0 {
-		if _, err := c.w.Write(b); err != nil {
+	n := len(b)
+	if c.head > 0 {
+		k := min(int64(len(b)), c.head)
+		if _, err := c.w.Write(b[:k]); err != nil {
 			return 0, err
 		}
+		c.head -= k
+		b = b[k:]
 	}
-	return int(n), nil
+	if len(b) == 0 {
+		return n, nil
+	}
+	c.tail = append(c.tail, b...)
+	if over := len(c.tail) - c.tailCap; over > 0 && len(c.tail) >= 2*c.tailCap {
+		c.dropped += int64(over)
+		c.tail = append(c.tail[:0], c.tail[over:]...)
+	}
+	return n, nil
+}
+
+// finish writes the tail, after a note of what was dropped before it.
+func (c *capped) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if over := len(c.tail) - c.tailCap; over > 0 {
+		c.dropped += int64(over)
+		c.tail = c.tail[over:]
+	}
+	if c.dropped > 0 {
+		fmt.Fprintf(c.w, "\n# ironworks: output over the %d-byte limit: %d bytes dropped here; the last %d bytes follow\n", c.limit, c.dropped, len(c.tail))
+	}
+	_, _ = c.w.Write(c.tail)
+	c.tail = nil
 }
 
 // allowEnv is what a job may inherit from the coordinator's environment:
@@ -530,4 +628,15 @@ func (e *Engine) scrub(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// adapterErrorReason explains exit 126/127 of sh -c: the adapter's command
+// was not found or is not executable, which is its configuration, not the
+// component's code.
+func adapterErrorReason(j *config.Job, code int) string {
+	what := "command not found"
+	if code == 126 {
+		what = "command not executable"
+	}
+	return fmt.Sprintf("adapter error: exit status %d (%s): fix jobs.%s.command in the %s adapter", code, what, j.Name, j.Component)
 }

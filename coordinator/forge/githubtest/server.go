@@ -78,6 +78,7 @@ type fault struct {
 	n      int
 	status int
 	match  string
+	lose   bool // the request takes effect; only its answer is replaced
 }
 
 // Server is the fake GitHub.
@@ -96,12 +97,15 @@ type Server struct {
 	faults   []*fault
 	seq      int
 	conflict map[string]bool
+	lost     []*fault                     // answers lost after the effect (gitdata.go)
+	trees    map[string]map[string][]byte // tree sha -> files (gitdata.go)
 }
 
 // New starts a server on loopback.
 func New() *Server {
-	s := &Server{Mux: http.NewServeMux(), repos: map[string]*Repo{}, writes: map[string]int{}, counts: map[string]int{}, conflict: map[string]bool{}}
+	s := &Server{Mux: http.NewServeMux(), repos: map[string]*Repo{}, writes: map[string]int{}, counts: map[string]int{}, conflict: map[string]bool{}, trees: map[string]map[string][]byte{}}
 	s.routes()
+	s.gitDataRoutes()
 	s.srv = httptest.NewServer(s.Mux)
 	return s
 }
@@ -127,7 +131,16 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 			}
 		}
 		token := s.Token
+		lose := s.loseAnswer(pattern)
 		s.mu.Unlock()
+		if f != nil && f.lose {
+			// As when a proxy times out after GitHub acted: the effect
+			// happens, the client sees a 502 (observed behaviour of
+			// api.github.com behind its load balancers under load).
+			h(httptest.NewRecorder(), r)
+			Error(w, f.status, http.StatusText(f.status))
+			return
+		}
 		if f != nil {
 			Error(w, f.status, http.StatusText(f.status))
 			return
@@ -138,6 +151,11 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 				Error(w, http.StatusUnauthorized, "Bad credentials")
 				return
 			}
+		}
+		if lose {
+			h(discard{http.Header{}}, r)
+			Error(w, http.StatusBadGateway, "Bad Gateway")
+			return
 		}
 		h(w, r)
 	})
@@ -169,6 +187,14 @@ func (s *Server) FailNext(n, status int, match string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{n: n, status: status, match: match})
+}
+
+// LoseNext lets the next n requests whose pattern contains match take effect
+// and answers them with a 502, as a lost answer looks to the client.
+func (s *Server) LoseNext(n int, match string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{n: n, status: http.StatusBadGateway, match: match, lose: true})
 }
 
 // Count returns how many requests reached pattern.

@@ -321,6 +321,7 @@ func (s *Server) evalJob(w http.ResponseWriter, r *http.Request) {
 	if e.hasNew == 0 {
 		ok = false
 	}
+	s.asked = append(s.asked, AskedJob{Eval: e.id, Job: r.PathValue("job"), Found: ok})
 	s.mu.Unlock()
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "This evaluation has no job with the specified name.")

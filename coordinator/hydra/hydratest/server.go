@@ -131,6 +131,10 @@ type Server struct {
 	AutoEvaluate time.Duration
 	// Private makes every page require a login, like private = 1.
 	Private bool
+	// Builder, when set, is started (in a goroutine) for every new build of a
+	// plain job without a Status, as a queue runner would; it finishes the
+	// build with FinishBuild.
+	Builder func(id int64, job, drv string)
 
 	users       map[string]string
 	roles       map[string]bool // users allowed to push and edit jobsets
@@ -145,6 +149,21 @@ type Server struct {
 	pushes      map[string]int
 	faults      []*fault
 	declarative map[string]bool
+	asked       []AskedJob
+}
+
+// AskedJob is one GET /eval/{id}/job/{job} the server answered.
+type AskedJob struct {
+	Eval  int64
+	Job   string
+	Found bool
+}
+
+// Asked lists every job looked up in an eval, in order.
+func (s *Server) Asked() []AskedJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.asked)
 }
 
 // New starts a server on loopback.
@@ -326,6 +345,8 @@ func (s *Server) insertEval(j *jobset, spec *EvalSpec) int64 {
 			s.drvs[drv] = id
 			if jb.Status != nil {
 				s.finish(b, *jb.Status)
+			} else if s.Builder != nil && len(jb.Constituents) == 0 {
+				go s.Builder(id, jb.Name, jb.Drv)
 			}
 		}
 		s.builds[id].evals = append(s.builds[id].evals, e.id)

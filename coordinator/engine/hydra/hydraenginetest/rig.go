@@ -1,11 +1,12 @@
 // Package hydraenginetest wires an in-test GitHub and an in-test Hydra
 // together the way production is wired: each stage's flake jobset evaluates
 // the head of its lock branch, reads locks/<stage>.json and produces the jobs
-// <component>.<job>.<system> plus the aggregate "gate".
+// <stage>.<component>.<job>.<system> plus the aggregate <stage>.gate.<system>.
+// Its evaluation is a stand-in (the test lists the jobs); flake.go has the
+// one that is `nix eval` of the project's flake.
 package hydraenginetest
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,11 +99,11 @@ func (r *Rig) AddStage(stage, jobset string, jobs []*config.Job) {
 		if !ok {
 			return nil, fmt.Errorf("error: file locks/%s.json not found", stage)
 		}
-		var lock hydraengine.Lock
-		if err := json.Unmarshal([]byte(content), &lock); err != nil {
+		lock, err := hydraengine.ParseLock([]byte(content))
+		if err != nil {
 			return nil, fmt.Errorf("error: locks/%s.json: %v", stage, err)
 		}
-		return r.spec(stage, head, &lock), nil
+		return r.spec(stage, head, lock), nil
 	})
 }
 
@@ -111,9 +112,9 @@ func (r *Rig) spec(stage, head string, lock *hydraengine.Lock) *hydratest.EvalSp
 	defer r.mu.Unlock()
 	spec := &hydratest.EvalSpec{Flake: "github:" + r.LockRepo + "/" + head + "?narHash=sha256-AAAA"}
 	var gating []string
-	drv := func(comp string) string { return lock.Revisions[comp].Revision }
+	drv := func(comp string) string { return lock.Components[comp].Rev }
 	for _, j := range r.Jobs[stage] {
-		attr := hydraengine.Attr(j.Component, j.Name, r.System)
+		attr := hydraengine.JobName(stage, j.Component, j.Name, r.System)
 		job := hydratest.Job{Name: attr, Drv: attr + "@" + drv(j.Component)}
 		if st, ok := r.Outcome[attr]; ok {
 			job.Status = hydratest.Status(st)
@@ -127,7 +128,7 @@ func (r *Rig) spec(stage, head string, lock *hydraengine.Lock) *hydratest.EvalSp
 		spec.Jobs = append(spec.Jobs, hydratest.Job{Name: x, Drv: x, Status: hydratest.Status(0)})
 	}
 	sort.Strings(gating)
-	spec.Jobs = append(spec.Jobs, hydratest.Job{Name: hydraengine.GateJob, Drv: "gate@" + head, Constituents: gating})
+	spec.Jobs = append(spec.Jobs, hydratest.Job{Name: hydraengine.GateName(stage, r.System), Drv: "gate@" + head, Constituents: gating})
 	return spec
 }
 

@@ -1,3 +1,6 @@
+// This validator exists for spec_test.go only (a _test file, so that
+// deadcode does not count it).
+//
 // Package hydraspec validates Ironworks' declarative Hydra project spec
 // (infra/hydra/spec.json, the project's static `.jobsets` file): only keys Hydra
 // accepts, one flake jobset per stage evaluating that stage's lock branch, a polling
@@ -117,6 +120,9 @@ func Validate(data []byte) (map[string]Jobset, error) {
 		if err := dec.Decode(&j); err != nil {
 			bad(name, "%v", err)
 			continue
+		}
+		if _, ok := fields["enable_dynamic_run_command"]; ok {
+			bad(name, "enable_dynamic_run_command is set: Hydra's Perl treats any defined value (false too) as enabled; leave the key out")
 		}
 		for _, k := range []string{"enabled", "type", "checkinterval", "schedulingshares", "keepnr", "flake", "description"} {
 			if _, ok := fields[k]; !ok {

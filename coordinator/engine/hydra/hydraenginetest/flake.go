@@ -1,0 +1,223 @@
+package hydraenginetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
+	"github.com/ironworks-ci/ironworks/coordinator/hydra/hydratest"
+)
+
+// Flake is the in-test Hydra's evaluator and builder for flake jobsets, as
+// hydra-eval-jobs and the queue runner are for real: evaluating a jobset is
+// `nix eval` of the hydraJobs of the flake at the head of its branch in the
+// in-test GitHub (that commit's tree, written out), and a build is `nix
+// build` of the job's attribute. nixpkgs is replaced by the test double
+// nix/testing/nixpkgs-standin, as in nix/testing/check-offline.
+type Flake struct {
+	t       testing.TB
+	standin string
+	env     []string
+
+	mu     sync.Mutex
+	dirs   map[string]string // drv path -> flake checkout whose attribute it is
+	attrs  map[string]string // drv path -> job name
+	Builds []string          // job names built, in order
+}
+
+// RequireNix skips the test when nix is missing (CI installs it, so there it fails).
+func RequireNix(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("nix"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("nix not installed, and CI must run the flake tests")
+		}
+		t.Skip("nix not installed")
+	}
+}
+
+// NewFlake prepares the stand-in nixpkgs from the repository at root.
+func NewFlake(t testing.TB, root string) *Flake {
+	t.Helper()
+	RequireNix(t)
+	tmp := t.TempDir()
+	standin := filepath.Join(tmp, "standin")
+	if out, err := exec.Command("cp", "-r", filepath.Join(root, "nix/testing/nixpkgs-standin"), standin).CombinedOutput(); err != nil {
+		t.Fatalf("copy standin: %v\n%s", err, out)
+	}
+	sysroot, err := exec.Command("rustc", "--print", "sysroot").Output()
+	if err != nil {
+		t.Fatalf("rustc: %v", err)
+	}
+	bash, _ := exec.LookPath("bash")
+	host, _ := json.Marshal(map[string]string{
+		"shell": bash, "path": strings.TrimSpace(string(sysroot)) + "/bin:/usr/local/bin:/usr/bin:/bin", "gomodcache": "/nonexistent",
+	})
+	if err := os.WriteFile(filepath.Join(standin, "host.json"), host, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nwarn-dirty = false\naccept-flake-config = false"
+	if os.Getuid() == 0 {
+		conf += "\nbuild-users-group ="
+	}
+	return &Flake{t: t, standin: standin, env: append(os.Environ(), "NIX_CONFIG="+conf),
+		dirs: map[string]string{}, attrs: map[string]string{}}
+}
+
+func (f *Flake) nix(ctx context.Context, args ...string) ([]byte, error) {
+	args = append(args, "--override-input", "nixpkgs", "path:"+f.standin, "--no-write-lock-file")
+	cmd := exec.CommandContext(ctx, "nix", args...)
+	cmd.Env = f.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("nix %s: %v\n%s", args[0], err, lastLines(stderr.String(), 15))
+	}
+	return out, nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// flatten maps hydraJobs to { "<stage>.<attr>...<system>": { drv, cons } }.
+const flatten = `hj: let
+  m = builtins.mapAttrs;
+  info = d: { drv = d.drvPath; cons = map (c: c.drvPath) (d.constituents or [ ]); };
+in m (stage: comps: m (c: v: if c == "gate" then m (s: info) v else m (j: m (s: info)) v) comps) hj`
+
+// Resolver evaluates the flake at branch's head of repo in gh, as Hydra's
+// flake jobset github:<repo>?ref=<branch> does.
+func (f *Flake) Resolver(gh *githubtest.Server, repo, branch string) func() (*hydratest.EvalSpec, error) {
+	return func() (*hydratest.EvalSpec, error) {
+		head := gh.Head(repo, branch)
+		if head == "" {
+			return nil, fmt.Errorf("error: cannot find branch %s of %s", branch, repo)
+		}
+		dir := filepath.Join(f.t.TempDir(), "flake")
+		for p, b := range gh.Tree(repo, head) {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := f.nix(ctx, "eval", "--json", "path:"+dir+"#hydraJobs", "--apply", flatten)
+		if err != nil {
+			return nil, err
+		}
+		var tree map[string]map[string]json.RawMessage
+		if err := json.Unmarshal(out, &tree); err != nil {
+			return nil, fmt.Errorf("hydraJobs: %v", err)
+		}
+		type info struct {
+			Drv  string   `json:"drv"`
+			Cons []string `json:"cons"`
+		}
+		jobs := map[string]info{}
+		for stage, comps := range tree {
+			for c, raw := range comps {
+				if c == "gate" {
+					var bySys map[string]info
+					if err := json.Unmarshal(raw, &bySys); err != nil {
+						return nil, err
+					}
+					for s, i := range bySys {
+						jobs[stage+".gate."+s] = i
+					}
+					continue
+				}
+				var byJob map[string]map[string]info
+				if err := json.Unmarshal(raw, &byJob); err != nil {
+					return nil, err
+				}
+				for j, bySys := range byJob {
+					for s, i := range bySys {
+						jobs[stage+"."+c+"."+j+"."+s] = i
+					}
+				}
+			}
+		}
+		names := make([]string, 0, len(jobs))
+		for n := range jobs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		byDrv := map[string]string{}
+		f.mu.Lock()
+		for _, n := range names {
+			byDrv[jobs[n].Drv] = n
+			f.dirs[jobs[n].Drv] = dir
+			f.attrs[jobs[n].Drv] = n
+		}
+		f.mu.Unlock()
+		spec := &hydratest.EvalSpec{Flake: "github:" + repo + "/" + head}
+		for _, n := range names {
+			j := hydratest.Job{Name: n, Drv: jobs[n].Drv}
+			for _, c := range jobs[n].Cons {
+				j.Constituents = append(j.Constituents, byDrv[c])
+			}
+			spec.Jobs = append(spec.Jobs, j)
+		}
+		return spec, nil
+	}
+}
+
+// Builder returns the in-test Hydra's queue runner: `nix build` of the job's
+// attribute in the checkout it was evaluated from; status 0 on success, 2
+// (dependency failed) when Nix says a dependency failed, else 1.
+func (f *Flake) Builder(h *hydratest.Server) func(id int64, job, drv string) {
+	return func(id int64, job, drv string) {
+		f.mu.Lock()
+		dir := f.dirs[drv]
+		f.Builds = append(f.Builds, job)
+		f.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		status := 0
+		if _, err := f.nix(ctx, "build", "--no-link", "path:"+dir+"#hydraJobs."+job); err != nil {
+			status = 1
+			if strings.Contains(err.Error(), "dependencies couldn't be built") || strings.Contains(err.Error(), "dependency failed") {
+				status = 2
+			}
+			f.t.Logf("hydra build %d %s: status %d: %v", id, job, status, err)
+		}
+		h.FinishBuild(id, status)
+	}
+}
+
+// RepoFiles returns the files of this repository the flake needs (flake.nix,
+// nix/, adapters/, infra/nixos/, locks/), read from root, for AddRepo.
+func RepoFiles(t testing.TB, root string) map[string]string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", root, "ls-files", "-co", "--exclude-standard", "flake.nix", "nix", "adapters", "infra/nixos", "locks").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, p := range strings.Fields(string(out)) {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			continue // deleted in the worktree
+		}
+		files[p] = string(b)
+	}
+	return files
+}
