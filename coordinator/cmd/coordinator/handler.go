@@ -64,6 +64,9 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	for _, loop := range svcs.loops {
 		go loop(ctx)
 	}
+	if svcs.prs != nil {
+		go svcs.prs.loop(ctx, cfg.Engine.PollInterval.Duration, sched.Wake)
+	}
 	return srv.Handler(), nil
 }
 
