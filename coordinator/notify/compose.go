@@ -218,6 +218,9 @@ func (c *composer) text(ctx context.Context, e *store.Event, p *Payload, rcpt st
 	if p.FailedJob != "" {
 		fmt.Fprintf(&b, "Failed:   %s\n", p.FailedJob)
 	}
+	if p.PRURL != "" {
+		fmt.Fprintf(&b, "PR:       %s\n", p.PRURL)
+	}
 	if u := c.link(p.RunURL); u != "" {
 		fmt.Fprintf(&b, "Run:      %s\n", u)
 	}

@@ -62,6 +62,7 @@ type Payload struct {
 	Head    string   `json:"head"`
 	Merge   string   `json:"merge"`
 	Reasons []string `json:"reasons"`
+	PRURL   string   `json:"pr_url"`
 }
 
 // ParsePayload converts an event payload to its typed form. A field of the
@@ -121,6 +122,7 @@ func mergePayload(dst, src *Payload) {
 	set(&dst.Repo, src.Repo)
 	set(&dst.Head, src.Head)
 	set(&dst.Merge, src.Merge)
+	set(&dst.PRURL, src.PRURL)
 	if src.Reasons != nil {
 		dst.Reasons = src.Reasons
 	}

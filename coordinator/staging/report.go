@@ -61,14 +61,36 @@ func ReportMerged(ctx context.Context, st *store.Store, component, repo string, 
 	})
 }
 
-// ReportFailure records that PR number of component (its head commit head)
-// failed on its staging branch (stage, run and a reason) as a
-// "staging-failed" event, which the component's subscribers receive and the
-// PR reporter shows on the PR; repeated calls for the same run are one event.
-func ReportFailure(ctx context.Context, st *store.Store, component, branch, repo string, number int, head, candidate string, runID int64, stage, reason string) error {
+// Failure is a staging failure of a PR: its staging merge commit failed a
+// stage.
+type Failure struct {
+	Component, Branch string // the component and its staging branch
+	Repo              string // owner/name
+	PR                int
+	PRURL, Head       string // from the merge commit's trailers
+	Candidate         string
+	RunID             int64
+	Stage, Reason     string
+	FailedJob         string // component:job, when one job is to blame
+	LogKey, LogTail   string // the failed job's log
+}
+
+// ReportFailure records a staging failure as a "staging-failed" event,
+// which the component's subscribers receive and the PR reporter shows on
+// the PR; repeated calls for the same run are one event.
+func ReportFailure(ctx context.Context, st *store.Store, f Failure) error {
+	payload := map[string]any{"repo": f.Repo, "pr": f.PR, "head": f.Head, "stage": f.Stage, "reason": f.Reason}
+	for k, v := range map[string]string{"pr_url": f.PRURL, "failed_job": f.FailedJob, "log_key": f.LogKey, "log_tail": f.LogTail} {
+		if v != "" {
+			payload[k] = v
+		}
+	}
+	if f.RunID != 0 {
+		payload["run_url"] = fmt.Sprintf("/runs/%d", f.RunID)
+	}
 	return st.AppendEvent(ctx, store.Event{
-		Key: fmt.Sprintf("staging-failed:%s#%d:%d", repo, number, runID), Kind: EventStagingFailed,
-		Component: component, Branch: branch, Candidate: candidate, RunID: runID,
-		Payload: map[string]any{"repo": repo, "pr": number, "head": head, "stage": stage, "reason": reason},
+		Key: fmt.Sprintf("staging-failed:%s#%d:%d", f.Repo, f.PR, f.RunID), Kind: EventStagingFailed,
+		Component: f.Component, Branch: f.Branch, Candidate: f.Candidate, RunID: f.RunID,
+		Payload: payload,
 	})
 }

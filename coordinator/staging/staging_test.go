@@ -117,7 +117,7 @@ func TestReportFailure(t *testing.T) {
 	_, p, _ := setup(t)
 	ctx := context.Background()
 	for range 2 {
-		if err := staging.ReportFailure(ctx, p.Store, "merkletree", "staging", repo, 12, "", "cand", 9, "forge", "Hydra evaluation failed: boom"); err != nil {
+		if err := staging.ReportFailure(ctx, p.Store, staging.Failure{Component: "merkletree", Branch: "staging", Repo: repo, PR: 12, Candidate: "cand", RunID: 9, Stage: "forge", Reason: "Hydra evaluation failed: boom"}); err != nil {
 			t.Fatal(err)
 		}
 	}

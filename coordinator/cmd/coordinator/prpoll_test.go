@@ -27,7 +27,10 @@ type pollEnv struct {
 	ghMaster      string // master on the double
 }
 
-func newPollEnv(t *testing.T, extra string) *pollEnv {
+func newPollEnv(t *testing.T, extra string) *pollEnv { return newPollEnvWith(t, "", extra) }
+
+// newPollEnvWith adds comp to [components.app] and extra at the end.
+func newPollEnvWith(t *testing.T, comp, extra string) *pollEnv {
 	t.Helper()
 	e := &pollEnv{dir: t.TempDir(), bin: buildBinary(t)}
 	e.gh = githubtest.New()
@@ -46,7 +49,7 @@ stage = "spark"
 command = "grep -qx ok ok.txt"
 [jobs.check]
 stage = "forge"
-command = "grep -qx ok ok.txt"
+command = "grep -qx ok ok.txt && test ! -e broken.txt"
 `), 0o644)
 	os.WriteFile(filepath.Join(e.dir, "token"), []byte("ghp_poll\n"), 0o600)
 	e.cfg = filepath.Join(e.dir, "ironworks.toml")
@@ -54,12 +57,13 @@ command = "grep -qx ok ok.txt"
 adapters = ["adapters/app"]
 [components.app]
 repo = %q
+%s
 [github]
 api_url = %q
 token_file = %q
 [github.repos]
 app = "o/app"
-%s`, e.repo.URL(), e.gh.URL(), filepath.Join(e.dir, "token"), extra)), 0o644)
+%s`, e.repo.URL(), comp, e.gh.URL(), filepath.Join(e.dir, "token"), extra)), 0o644)
 	return e
 }
 

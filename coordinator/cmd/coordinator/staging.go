@@ -129,7 +129,15 @@ func (f *stagingFlow) onFinish(ctx context.Context, run *store.Run, cand *store.
 				if reason == "" {
 					reason = pipeline.Summary(run.Stage, pipeline.Judgement{Verdict: run.Verdict, Detail: run.Detail})
 				}
-				if err := staging.ReportFailure(ctx, f.p.Store, c, r.Branch, pr.Repo, n, trailer(msg, "Head"), cand.ID, run.ID, run.Stage, reason); err != nil {
+				fail := staging.Failure{Component: c, Branch: r.Branch, Repo: pr.Repo, PR: n, PRURL: trailer(msg, "PR"), Head: trailer(msg, "Head"),
+					Candidate: cand.ID, RunID: run.ID, Stage: run.Stage, Reason: reason}
+				if fj, ok := run.Detail["failed_job"].(string); ok && fj != "" {
+					fail.FailedJob, fail.LogKey = fj, pipeline.LogKey(run.ID, fj)
+					if f.p.LogTail != nil {
+						fail.LogTail = f.p.LogTail(run.ID, fj, 20)
+					}
+				}
+				if err := staging.ReportFailure(ctx, f.p.Store, fail); err != nil {
 					f.log.Warn("reporting a staging failure", "pr", n, "err", err)
 				}
 			}
