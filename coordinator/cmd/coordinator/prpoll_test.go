@@ -190,6 +190,21 @@ func TestRunOncePollsPullRequests(t *testing.T) {
 	if n := len(e.gh.Merges()); n != 2 {
 		t.Errorf("%d merges, want still 2", n)
 	}
+
+	// GitHub refuses the merge (a conflict with staging): final, said on the PR.
+	clash := e.branch(t, "clash", map[string]string{"clash.txt": "c\n"})
+	e.gh.SetConflict("o/app", clash)
+	e.gh.AddPull("o/app", githubtest.Pull{Number: 9, Title: "Clash", HeadSHA: clash, HeadRef: "clash", BaseRef: "master",
+		Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "reviewer", State: "APPROVED"}}})
+	if code, out := e.once(t); code != exitOK {
+		t.Fatalf("pass with a conflicting PR: exit %d, want %d (its spark is green; the refusal is the PR's)\n%s", code, exitOK, out)
+	}
+	if body := e.comment(t, 9); !strings.Contains(body, "GitHub refused the merge into staging: merge conflict") {
+		t.Errorf("the comment does not explain the refused merge:\n%s", body)
+	}
+	if n := len(e.gh.Merges()); n != 2 {
+		t.Errorf("%d merges, want still 2", n)
+	}
 }
 
 // serve polls too: a PR whose webhook never arrived is built and merged
