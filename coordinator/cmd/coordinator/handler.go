@@ -32,6 +32,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Health:  sched.Health,
 	}
 	opts.Subscriptions = subscriptionsPage{st}
+	opts.Bench = benchPage{st: st, cfg: cfg}
 	if f := cfg.Web.OperatorTokenFile; f != "" {
 		tok, err := web.ReadSecret(f)
 		if err != nil {
