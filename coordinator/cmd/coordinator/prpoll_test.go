@@ -160,11 +160,17 @@ func TestRunOncePollsPullRequests(t *testing.T) {
 	quick := e.branch(t, "quick", map[string]string{"quick.txt": "q\n"})
 	e.gh.AddPull("o/app", githubtest.Pull{Number: 6, Title: "Quick", HeadSHA: quick, HeadRef: "quick", BaseRef: "master",
 		Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "reviewer", State: "APPROVED"}}})
+	// GitHub makes the merge but its answer is lost: the retry finds it
+	// made (204), and there is still one merge.
+	e.gh.LoseNext(1, "POST /repos/{o}/{r}/merges")
 	if code, out := e.once(t); code != exitOK {
 		t.Fatalf("pass with a ready PR: exit %d\n%s", code, out)
 	}
 	if m := e.gh.Merges(); len(m) != 2 || m[1].Head != quick {
-		t.Fatalf("merges = %+v, want #6 merged in the pass its spark turned green", m)
+		t.Fatalf("merges = %+v, want #6 merged once in the pass its spark turned green", m)
+	}
+	if body := e.comment(t, 6); !strings.Contains(body, "merged into staging as "+e.gh.Merges()[1].SHA[:7]) {
+		t.Errorf("#6's comment does not name its merge commit %s:\n%s", e.gh.Merges()[1].SHA[:7], body)
 	}
 
 	// A draft is not built; a red spark is a reason shown on the PR.
