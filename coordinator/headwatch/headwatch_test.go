@@ -128,3 +128,29 @@ func FuzzNextLink(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkIdlePoll is one poll of a repository with 150 open pull requests
+// (two pages) while nothing changes: it must cost no rate limit.
+func BenchmarkIdlePoll(b *testing.B) {
+	gh := githubtest.New()
+	defer gh.Close()
+	gh.Token = "ghp_watch"
+	gh.AddRepo("o/app", "master", nil)
+	for n := 1; n <= 150; n++ {
+		gh.AddPull("o/app", githubtest.Pull{Number: n, HeadSHA: strings.Repeat("d", 40), BaseRef: "master"})
+	}
+	w := New(gh.URL(), "ghp_watch", nil)
+	ctx := context.Background()
+	if _, _, err := w.OpenPulls(ctx, "o/app"); err != nil {
+		b.Fatal(err)
+	}
+	used, free := gh.RateUsed(), gh.NotModified()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, changed, err := w.OpenPulls(ctx, "o/app"); err != nil || changed {
+			b.Fatalf("idle poll: changed %v, %v", changed, err)
+		}
+	}
+	b.ReportMetric(float64(gh.RateUsed()-used)/float64(b.N), "counted-requests/op")
+	b.ReportMetric(float64(gh.NotModified()-free)/float64(b.N), "304s/op")
+}
