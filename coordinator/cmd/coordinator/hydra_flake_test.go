@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -217,7 +216,10 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 
 	// The candidate page of serve shows the same evidence.
 	base, srv := startServe(t, buildBinary(t), dir, cfg)
-	page := httpGet(t, base+"/candidates/"+cands[0].ID)
+	code, page := httpGet(t, base+"/candidates/"+cands[0].ID)
+	if code != http.StatusOK {
+		t.Fatalf("candidate page: %d\n%s", code, page)
+	}
 	for _, want := range []string{"Hydra · forge", fmt.Sprintf("gate build %d", rec.GateBuild), shown.Jobs["merkletree:build"].Products[0].SHA256} {
 		if !strings.Contains(page, want) {
 			t.Errorf("candidate page lacks %q", want)
@@ -335,20 +337,6 @@ func withoutHarden(toml string) string {
 	}
 	keep()
 	return strings.Join(out, "\n")
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, b)
-	}
-	return string(b)
 }
 
 func lastLines(s string, n int) string {

@@ -54,6 +54,7 @@ func runCmd(ctx context.Context, args []string) int {
 		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
 	}
 	runs, err := p.Once(ctx, *through)
+	runs, err = n.withPRs(ctx, runs, err)
 	return delivered(ctx, n, logger, report(logger, runs, err))
 }
 

@@ -100,6 +100,7 @@ type Server struct {
 	conflict map[string]bool
 	lost     []*fault                     // answers lost after the effect (gitdata.go)
 	trees    map[string]map[string][]byte // tree sha -> files (gitdata.go)
+	rate     rateLimit                    // conditional.go
 }
 
 // New starts a server on loopback.
@@ -158,7 +159,7 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 			Error(w, http.StatusBadGateway, "Bad Gateway")
 			return
 		}
-		h(w, r)
+		s.answer(w, r, h)
 	})
 }
 
@@ -383,6 +384,7 @@ func (s *Server) routes() {
 	s.Handle("GET /repos/{o}/{r}/git/ref/{ref...}", s.getRef)
 	s.Handle("POST /repos/{o}/{r}/git/refs", s.createRef)
 	s.Handle("POST /repos/{o}/{r}/merges", s.merge)
+	s.Handle("GET /repos/{o}/{r}/pulls", s.listPulls)
 	s.Handle("GET /repos/{o}/{r}/pulls/{n}", s.getPull)
 	s.Handle("GET /repos/{o}/{r}/pulls/{n}/reviews", s.listReviews)
 }
@@ -633,19 +635,23 @@ func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
+	JSON(w, http.StatusOK, pullJSON(rp, p))
+}
+
+func pullJSON(rp *Repo, p *Pull) map[string]any {
 	labels := []any{}
 	for _, l := range p.Labels {
 		labels = append(labels, map[string]any{"name": l})
 	}
 	full := rp.Owner + "/" + rp.Name
-	JSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"number": p.Number, "title": p.Title, "state": p.State, "draft": p.Draft,
 		"html_url": "https://github.com/" + full + "/pull/" + strconv.Itoa(p.Number),
 		"user":     map[string]any{"login": p.User},
 		"head":     map[string]any{"sha": p.HeadSHA, "ref": p.HeadRef, "repo": map[string]any{"full_name": full}},
 		"base":     map[string]any{"ref": p.BaseRef, "repo": map[string]any{"full_name": full}},
 		"labels":   labels,
-	})
+	}
 }
 
 func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
