@@ -27,7 +27,10 @@ type Gate struct {
 
 // Decision is a gate's answer.
 type Decision struct {
-	Promote  bool
+	Promote bool
+	// Pending: Hydra has not finished deciding (a restarted gate or
+	// constituent); a later pass asks again instead of giving up.
+	Pending  bool
 	Reason   string
 	Evidence map[string]any
 }
@@ -74,7 +77,9 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 		return nil, err
 	}
 	if !gb.Done() {
-		return refuse("gate build %d of eval %d is not finished", gate, rec.EvalID), nil
+		d := refuse("gate build %d of eval %d is not finished (restarted?)", gate, rec.EvalID)
+		d.Pending = true
+		return d, nil
 	}
 	if !gb.Succeeded() {
 		return refuse("gate build %d of eval %d %s", gate, rec.EvalID, gb.StatusName()), nil
@@ -86,6 +91,11 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 	byJob := map[string]*hydra.Build{}
 	for i := range cons {
 		byJob[string(cons[i].Job)] = &cons[i]
+		if !cons[i].Done() {
+			d := refuse("constituent %s (build %d) is not finished (restarted?)", cons[i].Job, cons[i].ID)
+			d.Pending = true
+			return d, nil
+		}
 		if !cons[i].Succeeded() {
 			return refuse("constituent %s (build %d) %s", cons[i].Job, cons[i].ID, cons[i].StatusName()), nil
 		}

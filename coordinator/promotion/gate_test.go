@@ -111,8 +111,14 @@ func TestRestartedGateNotPromoted(t *testing.T) {
 	rec, _ := st.HydraEvalOf(context.Background(), "forge", c.ID)
 	r.Hydra.Restart(rec.GateBuild)
 	d, err := (&promotion.Gate{Hydra: r.Client, Store: st}).Decide(context.Background(), "forge", c, jobs)
-	if err != nil || d.Promote || !strings.Contains(d.Reason, "not finished") {
+	if err != nil || d.Promote || !d.Pending || !strings.Contains(d.Reason, "not finished") {
 		t.Fatalf("%+v %v", d, err)
+	}
+	// It re-finishes failed: refused, and no longer pending.
+	r.Hydra.FinishBuild(rec.GateBuild, 1)
+	d, err = (&promotion.Gate{Hydra: r.Client, Store: st}).Decide(context.Background(), "forge", c, jobs)
+	if err != nil || d.Promote || d.Pending || !strings.Contains(d.Reason, "failed") {
+		t.Fatalf("re-finished failed: %+v %v", d, err)
 	}
 }
 

@@ -63,7 +63,8 @@ func (g *hydraGate) Check(ctx context.Context, cand *store.Candidate, stage stri
 		return false, false, nil, err
 	}
 	if !d.Promote {
-		return false, false, map[string]any{"hydra_gate": d.Reason}, nil
+		// Pending (restarted on Hydra): Recheck asks again on later passes.
+		return false, d.Pending, map[string]any{"hydra_gate": d.Reason}, nil
 	}
 	return true, false, d.Evidence, nil
 }
