@@ -20,6 +20,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/benchkit/parse"
 	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -273,6 +274,9 @@ func validate(r *protocol.Result) error {
 		if len(vs) == 0 {
 			return &BadResult{"samples." + m, "no values"}
 		}
+	}
+	if err := parse.CheckRange(r.Samples); err != nil {
+		return &BadResult{"samples", err.Error()}
 	}
 	return nil
 }
