@@ -10,7 +10,6 @@ const benchyWindowPost = `2026-01-01T00:00:00 INFO window-post: starting
 {"git":{"hash":"abc","date":"2026-01-01"},"system":{"system":"Linux","processor-cores-logical":32,"memory-total-bytes":274877906944},"benchmarks":{"inputs":{"sector-size":34359738368},"outputs":{"gen-window-post-cpu-time-ms":81234,"gen-window-post-wall-time-ms":5123,"verify-window-post-wall-time-ms":12,"seal-commit-phase2-wall-time-ms":0}},"max-resident-set-size-kb":1048576}
 `
 
-
 const criterionOut = `
 running 0 tests
 
