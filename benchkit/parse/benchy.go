@@ -59,19 +59,24 @@ func Benchy(out []byte) (Samples, error) {
 	return s, err
 }
 
-func benchy(out []byte) (Samples, map[string]benchyField, error) {
-	start := -1
-	for off := 0; off < len(out); {
+// reportStart finds the first line of out that starts with "{": its number
+// and byte offset, or 0 and -1.
+func reportStart(out []byte) (line, start int) {
+	for off := 0; off < len(out); line++ {
 		end := bytes.IndexByte(out[off:], '\n')
 		if end < 0 {
 			end = len(out) - off
 		}
 		if l := bytes.TrimSpace(out[off : off+end]); len(l) > 0 && l[0] == '{' {
-			start = off
-			break
+			return line + 1, off
 		}
 		off += end + 1
 	}
+	return 0, -1
+}
+
+func benchy(out []byte) (Samples, map[string]benchyField, error) {
+	_, start := reportStart(out)
 	if start < 0 {
 		return nil, nil, &Error{Parser: "benchy", Msg: "no JSON report on stdout"}
 	}
@@ -260,6 +265,7 @@ func Gated(parser string, out []byte, gated []string) (Samples, error) {
 		e := &Error{Parser: parser, Field: m, Msg: "gated metric missing from the output (reported: " + joinNames(s) + ")"}
 		if parser == "benchy" {
 			e.Field = "benchmarks.outputs." + m
+			e.Line, _ = reportStart(out)
 		}
 		return nil, e
 	}

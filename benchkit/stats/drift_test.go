@@ -53,3 +53,20 @@ func TestInterleavedOrder(t *testing.T) {
 		t.Errorf("linear drift not cancelled: base %v cand %v", base, cand)
 	}
 }
+
+func TestOutliers(t *testing.T) {
+	for _, tt := range []struct {
+		xs   []float64
+		want int
+	}{
+		{[]float64{100, 101, 99, 100, 300}, 1}, // one 3x run among five
+		{[]float64{100, 102, 98, 101, 99, 100, 103, 97}, 0},
+		{[]float64{5, 5, 5, 5}, 0},
+		{[]float64{5, 5, 5, 9}, 1},
+		{[]float64{1, 100}, 0}, // too few to tell
+	} {
+		if got := Outliers(tt.xs); got != tt.want {
+			t.Errorf("Outliers(%v) = %d, want %d", tt.xs, got, tt.want)
+		}
+	}
+}
