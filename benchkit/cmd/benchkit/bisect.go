@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/ironworks-ci/ironworks/benchkit/bisect"
-	"github.com/ironworks-ci/ironworks/benchkit/gate"
 	"github.com/ironworks-ci/ironworks/benchkit/parse"
 	"github.com/ironworks-ci/ironworks/benchkit/runner"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -19,16 +18,18 @@ func init() {
 }
 
 func cmdBisect(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "bisect", `Measure --good once, then bisect the commits of --repo between --good and --bad (git rev-list
---ancestry-path): each probe checks the commit out in a temporary worktree, runs the bench entry there and
-compares it with --good (a gating metric regressed: bad; inconclusive after --budget samples: skipped).
-About log2(N) rounds for N commits. Prints the culprit; exit 0 found, 4 when a run failed.`)
+	fs := newFlags(e, "bisect", `Find the commit of --repo between --good and --bad (git rev-list --ancestry-path) at which the bench
+regressed. Every judgement measures two commits side by side, each in a temporary worktree, in interleaved
+rounds (the entry's repeat, more while the verdict needs confirmation, up to --budget): first the ends
+(--bad against --good: unless it regressed there is no culprit), then about log2(N) probes, each against
+--good measured again next to it. Prints the culprit, the rounds and the samples. Exit 0: culprit found,
+or no regression between the ends (no culprit); 3: the ends could not be told apart; 4: a run failed.`)
 	good := fs.String("good", "", "known good revision (required)")
 	bad := fs.String("bad", "", "known bad revision (required)")
 	repo := fs.String("repo", "", "git repository of the component (required)")
 	adapter := fs.String("adapter", "", "adapter directory (required)")
 	bench := fs.String("bench", "", "bench entry (required)")
-	budget := fs.Int("budget", 0, "samples per probe the confirmation runs may reach (default 4x repeat)")
+	budget := fs.Int("budget", 0, "interleaved rounds per judged pair the confirmation may reach (default 4x repeat)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -58,76 +59,54 @@ About log2(N) rounds for N commits. Prints the culprit; exit 0 found, 4 when a r
 	}
 	defer os.RemoveAll(tmp)
 	r := runner.New(ctx, e.stderr)
-	n := max(be.Repeat, 1)
-	limit := *budget
-	if limit < n {
-		limit = 4 * n
-	}
-	measureAt := func(commit string, runs int, warm bool) (parse.Samples, error) {
+	job := func(commit string) (runner.Job, error) {
 		wt := filepath.Join(tmp, commit)
 		if _, err := os.Stat(wt); err != nil {
 			if _, err := bisect.Worktree(ctx, *repo, wt, commit); err != nil {
-				return nil, err
+				return runner.Job{}, err
 			}
 		}
-		return r.Measure(ctx, runner.Job{Component: a.Name, Bench: be, Candidate: commit, Revisions: map[string]string{a.Name: commit}, Workdir: wt, Kind: "bisect"}, runs, warm)
+		return runner.Job{Component: a.Name, Bench: be, Candidate: commit, Revisions: map[string]string{a.Name: commit}, Workdir: wt, Kind: "bisect"}, nil
 	}
-	base, err := measureAt(commits[0], n, true)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "benchkit: good %s: %v\n", commits[0], err)
-		return exitInfra
-	}
-	probe := func(ctx context.Context, commit string) (bisect.Outcome, error) {
-		s, err := measureAt(commit, n, true)
+	measure := func(ctx context.Context, good, commit string, rounds int) (parse.Samples, parse.Samples, error) {
+		gj, err := job(good)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "benchkit: %s: %v (skipped)\n", commit, err)
-			return bisect.Skip, nil
+			return nil, nil, err
 		}
-		for {
-			j := gate.Decide(&gate.Judgement{Candidate: commit, Baseline: commits[0]}, base, s, be, nil)
-			fmt.Fprintf(e.stderr, "benchkit: %s: %s\n", commit, j.State)
-			if j.NeedsConfirmation() && len(s[firstMetric(j)]) < limit {
-				more, err := measureAt(commit, n, false)
-				if err != nil {
-					return bisect.Skip, nil
-				}
-				for k, v := range more {
-					s[k] = append(s[k], v...)
-				}
-				continue
-			}
-			switch j.State {
-			case gate.Fail:
-				return bisect.Bad, nil
-			case gate.Pass:
-				return bisect.Good, nil
-			}
-			return bisect.Skip, nil
+		cj, err := job(commit)
+		if err != nil {
+			return nil, nil, err
 		}
+		return r.Interleave(ctx, gj, cj, rounds, true)
 	}
-	res, err := bisect.Run(ctx, commits, probe)
+	b := &bisect.Bench{Spec: be, Measure: measure, Budget: *budget, Log: e.stderr}
+	res, err := b.Bisect(ctx, commits)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "benchkit: %v\n", err)
 		return exitInfra
 	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		fmt.Fprintln(e.stdout, string(b))
+		out, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintln(e.stdout, string(out))
 	} else {
-		fmt.Fprintf(e.stdout, "first bad commit: %s (%d rounds over %d commits)\n", res.Culprit, res.Rounds, len(commits)-1)
-		if len(res.Suspects) > 1 {
-			fmt.Fprintf(e.stdout, "skipped commits make these suspects too: %v\n", res.Suspects)
+		switch res.Ends {
+		case bisect.EndsRegressed:
+			fmt.Fprintf(e.stdout, "first bad commit: %s\n", res.Culprit)
+			if len(res.Suspects) > 1 {
+				fmt.Fprintf(e.stdout, "skipped commits make these suspects too: %v\n", res.Suspects)
+			}
+		case bisect.EndsNoRegression:
+			fmt.Fprintf(e.stdout, "no culprit: %s does not regress against %s\n", *bad, *good)
+		default:
+			fmt.Fprintf(e.stdout, "no culprit: %s and %s cannot be told apart (inconclusive after confirmation)\n", *bad, *good)
 		}
+		fmt.Fprintf(e.stdout, "%d judged pairs over %d commits, %d runs\n", res.Rounds, len(commits)-1, res.Samples)
+		for _, p := range res.Pairs {
+			fmt.Fprintf(e.stdout, "  %s  %-5s %-12s %d rounds  %s %+.2f%%\n", p.Commit, p.Outcome, p.State, p.Rounds, p.Metric, p.Change*100)
+		}
+	}
+	if res.Ends == bisect.EndsInconclusive {
+		return exitInconclusive
 	}
 	return exitOK
-}
-
-// firstMetric names a gating metric that needs confirmation, to count its samples.
-func firstMetric(j *gate.Judgement) string {
-	for _, m := range j.Metrics {
-		if m.Gating && m.NeedsConfirmation() {
-			return m.Metric
-		}
-	}
-	return ""
 }
