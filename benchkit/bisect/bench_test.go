@@ -86,6 +86,29 @@ func TestBenchBisectSimulation(t *testing.T) {
 			none++
 		}
 	}
+	// The same host, the good end measured once and every probe alone in a
+	// session of its own (how bisect measured before): the sessions' clock
+	// states, not the code, decide.
+	once := 0
+	for i := range trials {
+		h := &simHost{rng: rand.New(rand.NewPCG(uint64(i), 42)), culprit: 1 + i%16, regress: 0.05, cv: 0.02}
+		var goodS parse.Samples
+		stored := func(ctx context.Context, good, commit string, rounds int) (parse.Samples, parse.Samples, error) {
+			if goodS == nil {
+				goodS, _, _ = h.measure(ctx, good, good, rounds)
+			}
+			_, c, err := h.measure(ctx, commit, commit, rounds)
+			return goodS, c, err
+		}
+		res, err := (&Bench{Spec: simSpec, Measure: stored, Budget: 40}).Bisect(context.Background(), commits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Culprit == commits[h.culprit] {
+			once++
+		}
+	}
+	t.Logf("good end measured once, probes alone: culprit right in %d/%d runs (%.1f%%)", once, trials, 100*float64(once)/trials)
 	t.Logf("culprit right in %d/%d runs (%.1f%%), no culprit without a regression in %d/%d; mean %.1f judged pairs and %.0f runs per bisection",
 		right, trials, 100*float64(right)/trials, none, trials, float64(rounds)/trials, float64(samples)/trials)
 	if right < trials*95/100 {
