@@ -68,12 +68,15 @@ type Manifest struct {
 	Promotions       map[string]map[string]any `json:"promotions"`
 	HardenReports    []string                  `json:"harden_reports"`
 	BenchmarkReports []string                  `json:"benchmark_reports"`
-	BenchAcks        []map[string]any          `json:"bench_acks"`
-	Artifacts        []Artifact                `json:"artifacts"`
-	Tags             map[string]string         `json:"tags"` // repository -> tag
-	ReleaseLock      *LockRef                  `json:"release_lock,omitempty"`
-	By               string                    `json:"by"`
-	CreatedAt        string                    `json:"created_at"`
+	// BenchmarkVerdicts maps each benchmark report to the bench gate's
+	// verdict (pass, fail) at the promotion that carried it.
+	BenchmarkVerdicts map[string]string `json:"benchmark_verdicts"`
+	BenchAcks         []map[string]any  `json:"bench_acks"`
+	Artifacts         []Artifact        `json:"artifacts"`
+	Tags              map[string]string `json:"tags"` // repository -> tag
+	ReleaseLock       *LockRef          `json:"release_lock,omitempty"`
+	By                string            `json:"by"`
+	CreatedAt         string            `json:"created_at"`
 }
 
 // HydraEvidence names the evaluations that built the candidate.
@@ -408,7 +411,7 @@ func (r *runner) release(ctx context.Context) error {
 func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 	c := r.cand
 	m := &Manifest{Schema: 1, Version: r.Version, Candidate: c.ID, Revisions: c.Revisions, Engine: r.Config.Engine.Default,
-		Promotions: map[string]map[string]any{}, HardenReports: []string{}, BenchmarkReports: []string{},
+		Promotions: map[string]map[string]any{}, HardenReports: []string{}, BenchmarkReports: []string{}, BenchmarkVerdicts: map[string]string{},
 		BenchAcks: []map[string]any{}, Artifacts: []Artifact{}, Tags: map[string]string{},
 		By: r.By, CreatedAt: r.Now().UTC().Format(time.RFC3339)}
 	for _, stage := range config.Stages {
@@ -421,6 +424,7 @@ func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 		}
 		m.Promotions[stage] = map[string]any{"run_id": p.RunID, "at": p.CreatedAt.UTC().Format(time.RFC3339), "evidence": p.Evidence}
 		m.BenchmarkReports = append(m.BenchmarkReports, stringsOf(p.Evidence["benchmark_reports"])...)
+		benchVerdicts(m.BenchmarkVerdicts, p.Evidence)
 		if stage == "harden" {
 			m.HardenReports = append(m.HardenReports, fmt.Sprintf("run:%d", p.RunID))
 			m.HardenReports = append(m.HardenReports, stringsOf(p.Evidence["harden_reports"])...)
@@ -494,6 +498,15 @@ func (r *runner) artifacts(ctx context.Context, m *Manifest, gate int64) error {
 		}
 	}
 	return nil
+}
+
+// benchVerdicts records the bench gate's state of a promotion's evidence
+// ("bench") for each of its reports.
+func benchVerdicts(into map[string]string, evidence map[string]any) {
+	state, _ := evidence["bench"].(string)
+	for _, id := range stringsOf(evidence["benchmark_reports"]) {
+		into[id] = state
+	}
 }
 
 func stringsOf(v any) []string {
