@@ -156,7 +156,7 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 			}
 		}
 	}()
-	samples, runErr := a.execute(jobCtx, job)
+	samples, baseSamples, runErr := a.execute(jobCtx, job)
 	cancel(nil)
 	<-hbDone
 	if ctx.Err() != nil {
@@ -166,9 +166,9 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 	if errors.Is(context.Cause(jobCtx), ErrLeaseGone) {
 		return fmt.Errorf("agent: job %d: lease lost; dropped", job.ID)
 	}
-	res := protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Agent: a.Name, Host: a.Runner.Host, Samples: samples}
+	res := protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Agent: a.Name, Host: a.Runner.Host, Samples: samples, BaselineSamples: baseSamples}
 	if runErr != nil {
-		res.Samples = nil
+		res.Samples, res.BaselineSamples = nil, nil
 		res.Error = runErr.Error()
 	}
 	var rep protocol.ResultReply
@@ -181,40 +181,52 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 	return nil
 }
 
-// execute checks the sources out and runs the entry.
-func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]float64, error) {
-	dir := filepath.Join(a.Workdir, "jobs", fmt.Sprintf("%d-%d", job.ID, job.Attempt))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+// checkoutAll checks every source out under dir and returns the revisions
+// and the checkout of component.
+func (a *Agent) checkoutAll(ctx context.Context, dir, component string, sources map[string]protocol.Source) (map[string]string, string, error) {
 	revs := map[string]string{}
-	comps := make([]string, 0, len(job.Sources))
-	for c := range job.Sources {
+	comps := make([]string, 0, len(sources))
+	for c := range sources {
 		comps = append(comps, c)
 	}
 	sort.Strings(comps)
 	var work string
 	for _, c := range comps {
-		src := job.Sources[c]
+		src := sources[c]
 		path := filepath.Join(dir, c)
 		if err := a.checkout(ctx, src, path); err != nil {
-			return nil, fmt.Errorf("checkout %s@%s: %w", c, src.Rev, err)
+			return nil, "", fmt.Errorf("checkout %s@%s: %w", c, src.Rev, err)
 		}
 		revs[c] = src.Rev
-		if c == job.Component {
+		if c == component {
 			work = path
 		}
 	}
 	if work == "" {
-		return nil, fmt.Errorf("job names component %s but carries no source for it", job.Component)
+		return nil, "", fmt.Errorf("job names component %s but carries no source for it", component)
+	}
+	return revs, work, nil
+}
+
+// execute checks the sources out and runs the entry; a side-by-side job also
+// checks its baseline out (under baseline/) and runs both in interleaved
+// rounds.
+func (a *Agent) execute(ctx context.Context, job *protocol.Job) (samples, baseline map[string][]float64, err error) {
+	dir := filepath.Join(a.Workdir, "jobs", fmt.Sprintf("%d-%d", job.ID, job.Attempt))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	revs, work, err := a.checkoutAll(ctx, filepath.Join(dir, "candidate"), job.Component, job.Sources)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The entry sees its job's checkouts, the mirrors they borrow objects
 	// from (read-only) and a cargo home of the agent's; never the token, the
 	// other jobs or the rest of the workdir.
 	cargoHome := filepath.Join(a.Workdir, "cargo-home")
 	if err := os.MkdirAll(cargoHome, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spec := sandbox.Spec{RW: []string{dir, cargoHome}}
 	if m := filepath.Join(a.Workdir, "mirrors"); dirExists(m) {
@@ -225,14 +237,22 @@ func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]fl
 	if job.Round > 0 {
 		kind = "confirm"
 	}
-	s, err := a.Runner.Measure(ctx, runner.Job{
+	cand := runner.Job{
 		Component: job.Component, Bench: &b, Candidate: job.Candidate, Revisions: revs, Workdir: work, Kind: kind,
 		Env: []string{"CARGO_HOME=" + cargoHome}, Sandbox: spec,
-	}, max(b.Repeat, 1), job.Round == 0)
-	if err != nil {
-		return nil, err
 	}
-	return s, nil
+	if job.Baseline == nil {
+		s, err := a.Runner.Measure(ctx, cand, max(b.Repeat, 1), job.Round == 0)
+		return s, nil, err
+	}
+	baseRevs, baseWork, err := a.checkoutAll(ctx, filepath.Join(dir, "baseline"), job.Component, job.Baseline.Sources)
+	if err != nil {
+		return nil, nil, fmt.Errorf("baseline %s: %w", job.Baseline.Candidate, err)
+	}
+	base := cand
+	base.Candidate, base.Revisions, base.Workdir = job.Baseline.Candidate, baseRevs, baseWork
+	bs, cs, err := a.Runner.Interleave(ctx, base, cand, max(b.Repeat, 1), job.Round == 0)
+	return cs, bs, err
 }
 
 // checkout puts src.Rev of src.Repo at path, through a cached bare mirror per

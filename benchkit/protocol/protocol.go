@@ -44,10 +44,21 @@ type Job struct {
 	Component string            `json:"component"` // the bench command runs in this component's checkout
 	Sources   map[string]Source `json:"sources"`
 	Bench     config.Bench      `json:"bench"`
+	// Baseline, when set, is measured side by side with the candidate on the
+	// same host: interleaved rounds (AB BA ...) of the entry's repeat, the
+	// baseline's samples posted as Result.BaselineSamples.
+	Baseline *Baseline `json:"baseline,omitempty"`
 	// LeaseExpires is when the job returns to the queue without a heartbeat.
 	LeaseExpires time.Time `json:"lease_expires"`
 	// HeartbeatEvery is how often the agent must renew the lease.
 	HeartbeatEvery time.Duration `json:"heartbeat_every"`
+}
+
+// Baseline is the released candidate a side-by-side job measures next to
+// the candidate.
+type Baseline struct {
+	Candidate string            `json:"candidate"`
+	Sources   map[string]Source `json:"sources"`
 }
 
 // Heartbeat renews a lease.
@@ -68,7 +79,9 @@ type Result struct {
 	Agent   string               `json:"agent"`
 	Host    measure.Host         `json:"host"`
 	Samples map[string][]float64 `json:"samples"`
-	Error   string               `json:"error,omitempty"`
+	// BaselineSamples are the baseline's samples of a side-by-side job.
+	BaselineSamples map[string][]float64 `json:"baseline_samples,omitempty"`
+	Error           string               `json:"error,omitempty"`
 }
 
 // ResultReply acknowledges a result; Duplicate is true when this lease's

@@ -69,10 +69,10 @@ type Revision = protocol.Source
 // repository and revision of every component of the candidate; component
 // names the one whose checkout the command runs in.
 func (q *Queue) Enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench) error {
-	return q.enqueue(ctx, candidateID, component, revisions, bench, 0)
+	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, nil)
 }
 
-func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int) error {
+func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int, baseline *protocol.Baseline) error {
 	if candidateID == "" || component == "" || bench == nil || bench.Name == "" {
 		return errors.New("benchqueue: enqueue needs a candidate, a component and a named bench entry")
 	}
@@ -89,8 +89,13 @@ func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revi
 		req = []string{}
 	}
 	reqs, _ := json.Marshal(req)
-	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli())
+	base := ""
+	if baseline != nil {
+		b, _ := json.Marshal(baseline)
+		base = string(b)
+	}
+	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at, baseline) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli(), base)
 	if err != nil {
 		return fmt.Errorf("benchqueue: enqueue %s/%s for %s: %w", component, bench.Name, candidateID, err)
 	}
@@ -117,16 +122,22 @@ func (q *Queue) Lease(ctx context.Context, agent string, features []string) (*pr
 		if err := q.expire(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
+		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt, baseline FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var j protocol.Job
-			var spec, srcs, reqs string
-			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt); err != nil {
+			var spec, srcs, reqs, base string
+			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt, &base); err != nil {
 				return err
+			}
+			if base != "" {
+				j.Baseline = &protocol.Baseline{}
+				if err := json.Unmarshal([]byte(base), j.Baseline); err != nil {
+					return fmt.Errorf("job %d baseline: %w", j.ID, err)
+				}
 			}
 			var need []string
 			if err := json.Unmarshal([]byte(reqs), &need); err != nil {
@@ -203,9 +214,9 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 	err = q.st.Tx(ctx, func(tx *sql.Tx) error {
 		var state, leaseID, cand, comp, bench string
 		var round int
-		var srcs string
-		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources FROM bench_jobs WHERE id=?`, r.JobID).
-			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs)
+		var srcs, base string
+		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources, baseline FROM bench_jobs WHERE id=?`, r.JobID).
+			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs, &base)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no job %d", ErrLeaseGone, r.JobID)
 		}
@@ -237,6 +248,11 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 		kind := "run"
 		if round > 0 {
 			kind = "confirm"
+		}
+		if base != "" {
+			if err := q.storeBaseline(ctx, tx, key, comp, bench, base, r); err != nil {
+				return err
+			}
 		}
 		if _, _, err := q.results.AddRunTx(ctx, tx, results.Run{
 			Key: key, Candidate: cand, Component: comp, Bench: bench, Host: r.Host, HostClass: r.Host.Class(), Revisions: revs, Kind: kind,
@@ -277,6 +293,9 @@ func validate(r *protocol.Result) error {
 	}
 	if err := parse.CheckRange(r.Samples); err != nil {
 		return &BadResult{"samples", err.Error()}
+	}
+	if err := parse.CheckRange(r.BaselineSamples); err != nil {
+		return &BadResult{"baseline_samples", err.Error()}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ironworks-ci/ironworks/benchkit/gate"
+	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/report"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -50,17 +51,19 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		lastRound        int
 		open, failed     bool
 		errMsg           string
+		baseline         *protocol.Baseline
+		keys             []string // result keys of the done attempts
 	}
-	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
+	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources, baseline, lease_id FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
 	if err != nil {
 		return nil, fmt.Errorf("benchqueue: verdict: %w", err)
 	}
 	var entries []*entry
 	byKey := map[string]*entry{}
 	for rows.Next() {
-		var comp, bench, state, errMsg, spec, srcs string
+		var comp, bench, state, errMsg, spec, srcs, base, lease string
 		var round int
-		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs); err != nil {
+		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs, &base, &lease); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -72,6 +75,10 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 				return nil, fmt.Errorf("benchqueue: spec of %s/%s: %w", comp, bench, err)
 			}
 			_ = json.Unmarshal([]byte(srcs), &e.sources)
+			if base != "" {
+				e.baseline = &protocol.Baseline{}
+				_ = json.Unmarshal([]byte(base), e.baseline)
+			}
 			byKey[comp+"\x00"+bench] = e
 			entries = append(entries, e)
 		}
@@ -81,6 +88,8 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 			e.open = true
 		case Failed:
 			e.failed, e.errMsg = true, errMsg
+		case Done:
+			e.keys = append(e.keys, "lease:"+lease)
 		}
 	}
 	rows.Close()
@@ -117,12 +126,17 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		}
 		for _, hc := range classes {
 			se := results.Series{Component: e.component, Bench: e.bench, HostClass: hc}
-			j, err := gate.Judge(ctx, q.results, se, candidateID, &e.spec)
+			var j *gate.Judgement
+			if e.baseline != nil {
+				j, err = q.judgeSideBySide(ctx, se, candidateID, e.baseline.Candidate, e.keys, &e.spec, acks)
+			} else {
+				j, err = gate.Judge(ctx, q.results, se, candidateID, &e.spec)
+			}
 			if err != nil {
 				return nil, err
 			}
 			if j.NeedsConfirmation() && e.lastRound < q.ConfirmRounds {
-				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1); err != nil {
+				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1, e.baseline); err != nil {
 					return nil, err
 				}
 				if res.State != StateFail {

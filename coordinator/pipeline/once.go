@@ -48,7 +48,9 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 				return runs, err
 			}
 			runs = append(runs, run)
-			if run.Verdict != store.VerdictGreen {
+			if run.Verdict != store.VerdictGreen || run.Detail["not_promoted"] == "gate failed" {
+				// A green run whose extra gate (benchmarks) failed is a
+				// failed gate too.
 				failed = true
 				break
 			}

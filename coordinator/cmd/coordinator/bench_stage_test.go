@@ -28,18 +28,69 @@ func buildBenchkit(t *testing.T) string {
 	return bin
 }
 
+// measure runs a benchkit agent until the candidate's bench jobs are done.
+// The agent talks to the bench API served in-test by benchqueue.Handler
+// over the state database, as `coordinator serve` mounts it: with serve
+// itself running, its own scheduler pass would re-check the gate and race
+// the `run --once` the tests are about.
+func measure(t *testing.T, benchkit, dir string, q *benchqueue.Queue, cand string) {
+	t.Helper()
+	ctx := context.Background()
+	tokens := filepath.Join(dir, "agent-tokens")
+	os.WriteFile(tokens, []byte("agent-secret-0123456789abcdef\n"), 0o600)
+	toks, err := benchqueue.ReadTokens(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(q.Handler(toks, slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	defer srv.Close()
+	sandboxMode := "bwrap"
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		sandboxMode = "off"
+	}
+	var agentLog strings.Builder
+	agent := exec.Command(benchkit, "agent", "--coordinator", srv.URL, "--token-file", tokens, "--name", "gpu-1",
+		"--workdir", filepath.Join(dir, "agent"), "--poll", "100ms", "--sandbox", sandboxMode)
+	agent.Stdout, agent.Stderr = &agentLog, &agentLog
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		agent.Process.Signal(syscall.SIGTERM)
+		agent.Wait()
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		jobs, err := q.Jobs(ctx, cand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, j := range jobs {
+			if j.State == benchqueue.Failed || time.Now().After(deadline) {
+				t.Fatalf("bench job %+v\nagent:\n%s", j, agentLog.String())
+			}
+			if j.State == benchqueue.Done {
+				done++
+			}
+		}
+		if len(jobs) > 0 && done == len(jobs) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestBenchOnlyStageMeasuredAndInManifest: a harden stage with nothing but a
 // [bench.*] entry. The entry is queued as soon as the candidate is promoted
 // at forge (before any harden run); a harden pass gives a run without jobs
 // whose promotion waits for the benchmark; a benchkit agent measures it (its
 // command prints what fil-proofs-tooling's scripts/benchy.sh prints); the
 // next `run --once` re-checks the waiting gate and promotes; the release
-// manifest carries the benchmark report's ID and verdict.
-//
-// The agent talks to the bench API served in-test by benchqueue.Handler
-// over the state database, as `coordinator serve` mounts it: with serve
-// itself running, its own scheduler pass would re-check the gate and race
-// the `run --once` this test is about.
+// manifest carries the benchmark report's ID and verdict. The next
+// candidate, using 10% more memory, is measured side by side with that
+// release on the agent: its harden gate fails on the RSS, and run --once
+// says so (exit 1).
 func TestBenchOnlyStageMeasuredAndInManifest(t *testing.T) {
 	bin, benchkit := buildBinary(t), buildBenchkit(t)
 	dir := t.TempDir()
@@ -129,42 +180,7 @@ repeat = 3
 	}
 
 	// A benchkit agent measures it.
-	tokens := filepath.Join(dir, "agent-tokens")
-	os.WriteFile(tokens, []byte("agent-secret-0123456789abcdef\n"), 0o600)
-	toks, err := benchqueue.ReadTokens(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(q.Handler(toks, slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	sandboxMode := "bwrap"
-	if _, err := exec.LookPath("bwrap"); err != nil {
-		sandboxMode = "off"
-	}
-	var agentLog strings.Builder
-	agent := exec.Command(benchkit, "agent", "--coordinator", srv.URL, "--token-file", tokens, "--name", "gpu-1",
-		"--workdir", filepath.Join(dir, "agent"), "--poll", "100ms", "--sandbox", sandboxMode)
-	agent.Stdout, agent.Stderr = &agentLog, &agentLog
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		jobs, err := q.Jobs(ctx, cand)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if jobs[0].State == benchqueue.Done {
-			break
-		}
-		if jobs[0].State == benchqueue.Failed || time.Now().After(deadline) {
-			agent.Process.Kill()
-			t.Fatalf("bench job %+v\nagent:\n%s", jobs[0], agentLog.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	agent.Process.Signal(syscall.SIGTERM)
-	agent.Wait()
-	srv.Close()
+	measure(t, benchkit, dir, q, cand)
 	if ok, _ := st.Promoted(ctx, cand, "harden"); ok {
 		t.Fatal("harden promoted before any pass re-checked its gate")
 	}
@@ -208,5 +224,34 @@ repeat = 3
 	}
 	if m.Candidate != cand || len(m.BenchmarkReports) != 1 || m.BenchmarkReports[0] != id || m.BenchmarkVerdicts[id] != "pass" {
 		t.Fatalf("manifest: %s", b)
+	}
+
+	// The next commit uses 10% more memory.
+	more, _ := os.ReadFile("../../../benchkit/parse/testdata/benchy-sh-window-post-32gib-rss+10pct.json")
+	repo.Commit("bigger trees", map[string]string{"report.json": string(more)})
+	coordinator(exitOK, "run", "--once")
+	st, q = open()
+	forge, _ = st.Runs(ctx, store.RunFilter{Stage: "forge", Limit: 1})
+	next := forge[0].Candidate
+	var base string
+	if err := st.DB.QueryRowContext(ctx, `SELECT baseline FROM bench_jobs WHERE candidate=?`, next).Scan(&base); err != nil || !strings.Contains(base, `"candidate":"`+cand+`"`) {
+		t.Fatalf("bench job of %s does not measure the release %s side by side: %q %v", next, cand, base, err)
+	}
+	measure(t, benchkit, dir, q, next)
+	st.Close()
+	out := coordinator(exitGate, "run", "--once", "--through", "harden")
+	st, q = open()
+	defer st.Close()
+	if ok, _ := st.Promoted(ctx, next, "harden"); ok {
+		t.Fatalf("harden promoted a 10%% RSS regression\n%s", out)
+	}
+	evs, err := st.EventsOfKind(ctx, "bench-regression", next)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("bench-regression events %v %v", evs, err)
+	}
+	rid, _ := evs[0].Payload["report"].(string)
+	_, md, err = q.Report(ctx, rid)
+	if err != nil || !strings.Contains(md, "measured side by side with this one in 3 interleaved rounds") || !strings.Contains(md, "🔴 regressed") || !strings.Contains(md, "+10.00%") {
+		t.Fatalf("regression report %s: %v\n%s", rid, err, md)
 	}
 }
