@@ -255,3 +255,78 @@ repeat = 3
 		t.Fatalf("regression report %s: %v\n%s", rid, err, md)
 	}
 }
+
+// TestServeMeasuresBenchOnlyStage: under `coordinator serve` (harden is
+// queued automatically), a harden stage with only a bench entry gets its run
+// without jobs; a benchkit agent dials out to serve's bench API, measures
+// the candidate, and serve's next pass promotes harden with the report.
+func TestServeMeasuresBenchOnlyStage(t *testing.T) {
+	bin, benchkit := buildBinary(t), buildBenchkit(t)
+	dir := t.TempDir()
+	report, err := os.ReadFile("../../../benchkit/parse/testdata/benchy-sh-window-post-32gib.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := fixture.NewRepo(t, filepath.Join(dir, "src", "app"))
+	repo.Commit("first", map[string]string{"report.json": string(report)})
+	os.MkdirAll(filepath.Join(dir, "adapters", "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "adapters", "app", "adapter.toml"), []byte(`name = "app"
+repo = "unused"
+[jobs.build]
+stage = "forge"
+command = "true"
+[bench.window-post]
+stage = "harden"
+command = "cat report.json"
+parser = "benchy"
+repeat = 2
+[bench.window-post.metrics]
+"max-resident-set-size-kb" = { direction = "lower", threshold = "3%" }
+`), 0o644)
+	tokens := filepath.Join(dir, "agent-tokens")
+	os.WriteFile(tokens, []byte("agent-secret-0123456789abcdef\n"), 0o600)
+	cfg := filepath.Join(dir, "ironworks.toml")
+	os.WriteFile(cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+repo.URL()+
+		"\"\n[engine]\npoll_interval = \"200ms\"\nbench_tokens_file = \""+tokens+"\"\n"), 0o644)
+	url, _ := startServe(t, bin, dir, cfg)
+	sandboxMode := "bwrap"
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		sandboxMode = "off"
+	}
+	var agentLog strings.Builder
+	agent := exec.Command(benchkit, "agent", "--coordinator", url, "--token-file", tokens, "--name", "gpu-1",
+		"--workdir", filepath.Join(dir, "agent"), "--poll", "100ms", "--sandbox", sandboxMode)
+	agent.Stdout, agent.Stderr = &agentLog, &agentLog
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		agent.Process.Signal(syscall.SIGTERM)
+		agent.Wait()
+	}()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		runs, err := st.Runs(ctx, store.RunFilter{Stage: "harden"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 {
+			if p, err := st.Promotion(ctx, runs[0].Candidate, "harden"); err == nil {
+				if ids, _ := p.Evidence["benchmark_reports"].([]any); len(ids) != 1 || len(runs[0].Jobs) != 0 {
+					t.Fatalf("harden promotion %+v of run %+v", p.Evidence, runs[0])
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("harden never promoted; runs %+v\nagent:\n%s", runs, agentLog.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
