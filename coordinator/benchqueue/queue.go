@@ -69,10 +69,10 @@ type Revision = protocol.Source
 // repository and revision of every component of the candidate; component
 // names the one whose checkout the command runs in.
 func (q *Queue) Enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench) error {
-	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, nil)
+	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, nil, nil)
 }
 
-func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int, baseline *protocol.Baseline) error {
+func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int, baseline *protocol.Baseline, bisect *protocol.BisectSpec) error {
 	if candidateID == "" || component == "" || bench == nil || bench.Name == "" {
 		return errors.New("benchqueue: enqueue needs a candidate, a component and a named bench entry")
 	}
@@ -89,13 +89,17 @@ func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revi
 		req = []string{}
 	}
 	reqs, _ := json.Marshal(req)
-	base := ""
+	base, bis := "", ""
 	if baseline != nil {
 		b, _ := json.Marshal(baseline)
 		base = string(b)
 	}
-	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at, baseline) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli(), base)
+	if bisect != nil {
+		b, _ := json.Marshal(bisect)
+		bis = string(b)
+	}
+	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at, baseline, bisect) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli(), base, bis)
 	if err != nil {
 		return fmt.Errorf("benchqueue: enqueue %s/%s for %s: %w", component, bench.Name, candidateID, err)
 	}
@@ -122,16 +126,22 @@ func (q *Queue) Lease(ctx context.Context, agent string, features []string) (*pr
 		if err := q.expire(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt, baseline FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
+		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt, baseline, bisect FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var j protocol.Job
-			var spec, srcs, reqs, base string
-			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt, &base); err != nil {
+			var spec, srcs, reqs, base, bis string
+			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt, &base, &bis); err != nil {
 				return err
+			}
+			if bis != "" {
+				j.Bisect = &protocol.BisectSpec{}
+				if err := json.Unmarshal([]byte(bis), j.Bisect); err != nil {
+					return fmt.Errorf("job %d bisect: %w", j.ID, err)
+				}
 			}
 			if base != "" {
 				j.Baseline = &protocol.Baseline{}
@@ -214,9 +224,9 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 	err = q.st.Tx(ctx, func(tx *sql.Tx) error {
 		var state, leaseID, cand, comp, bench string
 		var round int
-		var srcs, base string
-		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources, baseline FROM bench_jobs WHERE id=?`, r.JobID).
-			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs, &base)
+		var srcs, base, bis string
+		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources, baseline, bisect FROM bench_jobs WHERE id=?`, r.JobID).
+			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs, &base, &bis)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no job %d", ErrLeaseGone, r.JobID)
 		}
@@ -238,6 +248,9 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 		if r.Error != "" {
 			_, err := tx.ExecContext(ctx, `UPDATE bench_jobs SET state=?, error=?, finished_at=? WHERE id=?`, Failed, r.Error, now, r.JobID)
 			return err
+		}
+		if bis != "" {
+			return q.finishBisection(ctx, tx, r, cand, comp, bench, bis)
 		}
 		var sources map[string]protocol.Source
 		_ = json.Unmarshal([]byte(srcs), &sources)
@@ -278,7 +291,7 @@ func validate(r *protocol.Result) error {
 		return &BadResult{"lease_id", "required"}
 	case r.Error != "":
 		return nil
-	case len(r.Samples) == 0:
+	case len(r.Samples) == 0 && r.Bisect == nil:
 		return &BadResult{"samples", "no metrics (send error instead)"}
 	case r.Host.Cores <= 0:
 		return &BadResult{"host.cores", "must be positive"}

@@ -38,7 +38,7 @@ func (q *Queue) EnqueueSideBySide(ctx context.Context, candidateID, component st
 	for name, r := range c.Revisions {
 		b.Sources[name] = protocol.Source{Repo: r.Repo, Rev: r.Rev}
 	}
-	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, b)
+	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, b, nil)
 }
 
 // storeBaseline records the baseline side of a side-by-side result under

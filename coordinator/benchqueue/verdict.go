@@ -54,18 +54,28 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		baseline         *protocol.Baseline
 		keys             []string // result keys of the done attempts
 	}
-	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources, baseline, lease_id FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
+	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources, baseline, lease_id, bisect, result FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
 	if err != nil {
 		return nil, fmt.Errorf("benchqueue: verdict: %w", err)
 	}
 	var entries []*entry
+	var bisections []string
 	byKey := map[string]*entry{}
 	for rows.Next() {
-		var comp, bench, state, errMsg, spec, srcs, base, lease string
+		var comp, bench, state, errMsg, spec, srcs, base, lease, bis, result string
 		var round int
-		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs, &base, &lease); err != nil {
+		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs, &base, &lease, &bis, &result); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if round < 0 {
+			// A bisection of a confirmed regression: reported, never judged.
+			if state == Failed {
+				bisections = append(bisections, fmt.Sprintf("%s/%s: bisection failed: %s", comp, bench, errMsg))
+			} else {
+				bisections = append(bisections, comp+"/"+bench+": "+bisection(state, bis, result))
+			}
+			continue
 		}
 		e := byKey[comp+"\x00"+bench]
 		if e == nil {
@@ -136,7 +146,7 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 				return nil, err
 			}
 			if j.NeedsConfirmation() && e.lastRound < q.ConfirmRounds {
-				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1, e.baseline); err != nil {
+				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1, e.baseline, nil); err != nil {
 					return nil, err
 				}
 				if res.State != StateFail {
@@ -171,6 +181,22 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		return nil, err
 	}
 	res.ReportIDs = append(res.ReportIDs, rep.ID)
+	if res.State == StateFail && len(bisections) == 0 {
+		// Find the culprit of a regression measured side by side.
+		for _, e := range entries {
+			if e.baseline == nil || e.failed {
+				continue
+			}
+			started, err := q.startBisections(ctx, candidateID, e.component, e.sources, &e.spec, e.baseline, rep.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range started {
+				bisections = append(bisections, fmt.Sprintf("%s/%s: bisecting %s for the culprit", e.component, e.bench, s))
+			}
+		}
+	}
+	res.Details = append(res.Details, bisections...)
 	if res.State == StateFail {
 		err := q.st.AppendEvent(ctx, store.Event{
 			Key: "bench-regression:" + candidateID + ":" + rep.ID, Kind: "bench-regression", Candidate: candidateID,
