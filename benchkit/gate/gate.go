@@ -147,7 +147,9 @@ func Decide(j *Judgement, base, cand parse.Samples, b *config.Bench, acks []resu
 	if b != nil {
 		for m := range b.Metrics {
 			if _, ok := cand[m]; !ok {
-				j.Metrics = append(j.Metrics, MetricVerdict{Metric: m, Gating: true, Result: stats.Result{Verdict: stats.Inconclusive, Note: "the candidate did not report this metric"}})
+				spec, _ := Spec(b, m)
+				j.Metrics = append(j.Metrics, MetricVerdict{Metric: m, Gating: true, Result: stats.Result{Verdict: stats.Inconclusive, P: 1,
+					Threshold: spec.Threshold, HigherIsBetter: spec.HigherIsBetter, Note: "the candidate did not report this metric"}})
 				if j.State == Pass {
 					j.State = Inconclusive
 				}

@@ -145,7 +145,10 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 			if err != nil {
 				return nil, err
 			}
-			if j.NeedsConfirmation() && e.lastRound < q.ConfirmRounds {
+			// A side-by-side baseline holding an outlier is measured again
+			// (once) before anything is decided on it.
+			outlier := e.baseline != nil && e.lastRound == 0 && gate.BaselineOutliers(j)
+			if (j.NeedsConfirmation() || outlier) && e.lastRound < q.ConfirmRounds {
 				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1, e.baseline, nil); err != nil {
 					return nil, err
 				}
