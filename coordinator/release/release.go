@@ -68,15 +68,20 @@ type Manifest struct {
 	Promotions       map[string]map[string]any `json:"promotions"`
 	HardenReports    []string                  `json:"harden_reports"`
 	BenchmarkReports []string                  `json:"benchmark_reports"`
+	BenchAcks        []map[string]any          `json:"bench_acks"`
+	Artifacts        []Artifact                `json:"artifacts"`
+	Tags             map[string]string         `json:"tags"` // repository -> tag
+	ReleaseLock      *LockRef                  `json:"release_lock,omitempty"`
+	By               string                    `json:"by"`
+	CreatedAt        string                    `json:"created_at"`
+
 	// BenchmarkVerdicts maps each benchmark report to the bench gate's
 	// verdict (pass, fail) at the promotion that carried it.
 	BenchmarkVerdicts map[string]string `json:"benchmark_verdicts"`
-	BenchAcks         []map[string]any  `json:"bench_acks"`
-	Artifacts         []Artifact        `json:"artifacts"`
-	Tags              map[string]string `json:"tags"` // repository -> tag
-	ReleaseLock       *LockRef          `json:"release_lock,omitempty"`
-	By                string            `json:"by"`
-	CreatedAt         string            `json:"created_at"`
+	// BenchmarkCulprits are the culprits bisection found for the candidate's
+	// benchmark regressions (acknowledged, since it was released): the
+	// payloads of its bench-regression events that name one.
+	BenchmarkCulprits []map[string]any `json:"benchmark_culprits"`
 }
 
 // HydraEvidence names the evaluations that built the candidate.
@@ -449,6 +454,9 @@ func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 		return nil, fmt.Errorf("bench acknowledgements: %w", err)
 	}
 	m.BenchAcks = append(m.BenchAcks, a...)
+	if m.BenchmarkCulprits, err = benchCulprits(ctx, r.Store, c.ID); err != nil {
+		return nil, err
+	}
 	if r.Hydra != nil {
 		m.Hydra = &HydraEvidence{URL: r.Hydra.URL(), Evals: map[string]int64{}, StorePaths: []string{}}
 		var newest int64
@@ -498,6 +506,22 @@ func (r *runner) artifacts(ctx context.Context, m *Manifest, gate int64) error {
 		}
 	}
 	return nil
+}
+
+// benchCulprits returns the payloads of the candidate's bench-regression
+// events that carry a culprit.
+func benchCulprits(ctx context.Context, st *store.Store, cand string) ([]map[string]any, error) {
+	evs, err := st.EventsOfKind(ctx, "bench-regression", cand)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark culprits: %w", err)
+	}
+	out := []map[string]any{}
+	for _, e := range evs {
+		if _, ok := e.Payload["culprit"]; ok {
+			out = append(out, e.Payload)
+		}
+	}
+	return out, nil
 }
 
 // benchVerdicts records the bench gate's state of a promotion's evidence
