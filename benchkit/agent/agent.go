@@ -5,6 +5,9 @@
 package agent
 
 import (
+	// The pin methods adapters name in [[upstream]] pin.
+	_ "github.com/ironworks-ci/ironworks/adapters/cargopatch"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,8 +25,10 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ironworks-ci/ironworks/adapters/hook"
 	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/runner"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
@@ -156,7 +161,14 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 			}
 		}
 	}()
-	samples, runErr := a.execute(jobCtx, job)
+	var samples, baseSamples map[string][]float64
+	var bisected *protocol.BisectResult
+	var runErr error
+	if job.Bisect != nil {
+		bisected, runErr = a.bisect(jobCtx, job)
+	} else {
+		samples, baseSamples, runErr = a.execute(jobCtx, job)
+	}
 	cancel(nil)
 	<-hbDone
 	if ctx.Err() != nil {
@@ -166,9 +178,9 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 	if errors.Is(context.Cause(jobCtx), ErrLeaseGone) {
 		return fmt.Errorf("agent: job %d: lease lost; dropped", job.ID)
 	}
-	res := protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Agent: a.Name, Host: a.Runner.Host, Samples: samples}
+	res := protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Agent: a.Name, Host: a.Runner.Host, Samples: samples, BaselineSamples: baseSamples, Bisect: bisected}
 	if runErr != nil {
-		res.Samples = nil
+		res.Samples, res.BaselineSamples, res.Bisect = nil, nil, nil
 		res.Error = runErr.Error()
 	}
 	var rep protocol.ResultReply
@@ -181,41 +193,88 @@ func (a *Agent) runJob(ctx context.Context, job *protocol.Job) error {
 	return nil
 }
 
-// execute checks the sources out and runs the entry.
-func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]float64, error) {
-	dir := filepath.Join(a.Workdir, "jobs", fmt.Sprintf("%d-%d", job.ID, job.Attempt))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+// checkoutAll checks every source out under dir, pins the upstreams among
+// them into component's checkout and returns the revisions and that checkout.
+func (a *Agent) checkoutAll(ctx context.Context, dir, component string, sources map[string]protocol.Source, ups []config.Upstream) (map[string]string, string, error) {
 	revs := map[string]string{}
-	comps := make([]string, 0, len(job.Sources))
-	for c := range job.Sources {
+	comps := make([]string, 0, len(sources))
+	for c := range sources {
 		comps = append(comps, c)
 	}
 	sort.Strings(comps)
 	var work string
 	for _, c := range comps {
-		src := job.Sources[c]
+		src := sources[c]
 		path := filepath.Join(dir, c)
 		if err := a.checkout(ctx, src, path); err != nil {
-			return nil, fmt.Errorf("checkout %s@%s: %w", c, src.Rev, err)
+			return nil, "", fmt.Errorf("checkout %s@%s: %w", c, src.Rev, err)
 		}
 		revs[c] = src.Rev
-		if c == job.Component {
+		if c == component {
 			work = path
 		}
 	}
 	if work == "" {
-		return nil, fmt.Errorf("job names component %s but carries no source for it", job.Component)
+		return nil, "", fmt.Errorf("job names component %s but carries no source for it", component)
+	}
+	for _, u := range ups {
+		src, ok := sources[u.Name]
+		if !ok {
+			continue
+		}
+		if err := a.pin(ctx, u, filepath.Join(dir, u.Name), src, work, dir); err != nil {
+			return nil, "", err
+		}
+	}
+	return revs, work, nil
+}
+
+// pin builds the downstream checkout work against the upstream's checkout
+// at src.Rev by the upstream entry's pin method, fetching from the agent's
+// mirror of it; scratch encloses work.
+func (a *Agent) pin(ctx context.Context, u config.Upstream, upDir string, src protocol.Source, work, scratch string) error {
+	p, err := hook.Pin(u.Pin)
+	if err != nil {
+		return err
+	}
+	detail, err := p.Pin(ctx, hook.PinRequest{Upstream: u, UpstreamDir: upDir, UpstreamURL: "file://" + a.mirror(src.Repo), UpstreamRev: src.Rev,
+		DownstreamDir: work, ScratchDir: scratch, Env: append(os.Environ(), "CARGO_HOME="+a.cargoHome())})
+	if err != nil {
+		return fmt.Errorf("pin %s@%s: %w", u.Name, src.Rev, err)
+	}
+	a.logf("agent: %s", detail)
+	return nil
+}
+
+// cargoHome is the agent's Cargo home, shared by its jobs.
+func (a *Agent) cargoHome() string { return filepath.Join(a.Workdir, "cargo-home") }
+
+// mirror is the path of the agent's bare mirror of repo.
+func (a *Agent) mirror(repo string) string {
+	sum := sha256.Sum256([]byte(repo))
+	return filepath.Join(a.Workdir, "mirrors", hex.EncodeToString(sum[:8])+".git")
+}
+
+// execute checks the sources out and runs the entry; a side-by-side job also
+// checks its baseline out (under baseline/) and runs both in interleaved
+// rounds.
+func (a *Agent) execute(ctx context.Context, job *protocol.Job) (samples, baseline map[string][]float64, err error) {
+	dir := filepath.Join(a.Workdir, "jobs", fmt.Sprintf("%d-%d", job.ID, job.Attempt))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(a.cargoHome(), 0o755); err != nil {
+		return nil, nil, err
+	}
+	revs, work, err := a.checkoutAll(ctx, filepath.Join(dir, "candidate"), job.Component, job.Sources, job.Bench.Upstream)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The entry sees its job's checkouts, the mirrors they borrow objects
 	// from (read-only) and a cargo home of the agent's; never the token, the
 	// other jobs or the rest of the workdir.
-	cargoHome := filepath.Join(a.Workdir, "cargo-home")
-	if err := os.MkdirAll(cargoHome, 0o755); err != nil {
-		return nil, err
-	}
+	cargoHome := a.cargoHome()
 	spec := sandbox.Spec{RW: []string{dir, cargoHome}}
 	if m := filepath.Join(a.Workdir, "mirrors"); dirExists(m) {
 		spec.RO = []string{m}
@@ -225,21 +284,28 @@ func (a *Agent) execute(ctx context.Context, job *protocol.Job) (map[string][]fl
 	if job.Round > 0 {
 		kind = "confirm"
 	}
-	s, err := a.Runner.Measure(ctx, runner.Job{
+	cand := runner.Job{
 		Component: job.Component, Bench: &b, Candidate: job.Candidate, Revisions: revs, Workdir: work, Kind: kind,
 		Env: []string{"CARGO_HOME=" + cargoHome}, Sandbox: spec,
-	}, max(b.Repeat, 1), job.Round == 0)
-	if err != nil {
-		return nil, err
 	}
-	return s, nil
+	if job.Baseline == nil {
+		s, err := a.Runner.Measure(ctx, cand, max(b.Repeat, 1), job.Round == 0)
+		return s, nil, err
+	}
+	baseRevs, baseWork, err := a.checkoutAll(ctx, filepath.Join(dir, "baseline"), job.Component, job.Baseline.Sources, job.Bench.Upstream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("baseline %s: %w", job.Baseline.Candidate, err)
+	}
+	base := cand
+	base.Candidate, base.Revisions, base.Workdir = job.Baseline.Candidate, baseRevs, baseWork
+	bs, cs, err := a.Runner.Interleave(ctx, base, cand, max(b.Repeat, 1), job.Round == 0)
+	return cs, bs, err
 }
 
 // checkout puts src.Rev of src.Repo at path, through a cached bare mirror per
 // repository so that each job fetches only what is new.
 func (a *Agent) checkout(ctx context.Context, src protocol.Source, path string) error {
-	sum := sha256.Sum256([]byte(src.Repo))
-	mirror := filepath.Join(a.Workdir, "mirrors", hex.EncodeToString(sum[:8])+".git")
+	mirror := a.mirror(src.Repo)
 	if _, err := os.Stat(mirror); err != nil {
 		if err := git(ctx, "", "clone", "--quiet", "--mirror", "--", src.Repo, mirror); err != nil {
 			return err

@@ -88,18 +88,11 @@ func pick(lo, hi int, skipped map[int]bool) int {
 // Commits lists good, then every commit on the ancestry path from good to bad,
 // oldest first, from the git repository at dir.
 func Commits(ctx context.Context, dir, good, bad string) ([]string, error) {
-	resolve := func(rev string) (string, error) {
-		out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", rev+"^{commit}").Output()
-		if err != nil {
-			return "", fmt.Errorf("bisect: %s is not a commit in %s", rev, dir)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	g, err := resolve(good)
+	g, err := Resolve(ctx, dir, good)
 	if err != nil {
 		return nil, err
 	}
-	b, err := resolve(bad)
+	b, err := Resolve(ctx, dir, bad)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +105,15 @@ func Commits(ctx context.Context, dir, good, bad string) ([]string, error) {
 		return nil, fmt.Errorf("bisect: %s is not an ancestor of %s", good, bad)
 	}
 	return list, nil
+}
+
+// Resolve returns the commit rev names in the git repository at dir.
+func Resolve(ctx context.Context, dir, rev string) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", rev+"^{commit}").Output()
+	if err != nil {
+		return "", fmt.Errorf("bisect: %s is not a commit in %s", rev, dir)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Worktree checks commit out in a detached worktree of the repository at dir

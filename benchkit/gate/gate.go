@@ -30,6 +30,11 @@ type MetricVerdict struct {
 	// none); the others are reported but never fail the gate.
 	Gating bool         `json:"gating"`
 	Acked  *results.Ack `json:"acked,omitempty"`
+	// BaseOutliers and CandOutliers count the samples far off their side's
+	// median (stats.Outliers): reported, and a baseline measured side by side
+	// that holds one is measured again.
+	BaseOutliers int `json:"base_outliers,omitempty"`
+	CandOutliers int `json:"candidate_outliers,omitempty"`
 }
 
 // Judgement is a candidate's verdict in one series.
@@ -39,6 +44,20 @@ type Judgement struct {
 	Series    results.Series  `json:"series"`
 	State     string          `json:"state"`
 	Metrics   []MetricVerdict `json:"metrics"`
+	// Rounds counts the interleaved rounds (one run of each side) of a
+	// side-by-side measurement; 0 when the baseline was stored samples.
+	Rounds int `json:"rounds,omitempty"`
+}
+
+// BaselineOutliers reports whether a gating metric's baseline samples hold
+// an outlier.
+func BaselineOutliers(j *Judgement) bool {
+	for _, m := range j.Metrics {
+		if m.Gating && m.BaseOutliers > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // NeedsConfirmation reports whether a gating metric is inconclusive or
@@ -107,7 +126,8 @@ func Decide(j *Judgement, base, cand parse.Samples, b *config.Bench, acks []resu
 	bench := j.Series.Bench
 	for _, m := range names {
 		spec, gating := Spec(b, m)
-		mv := MetricVerdict{Metric: m, Result: stats.Compare(base[m], cand[m], spec), Gating: gating}
+		mv := MetricVerdict{Metric: m, Result: stats.Compare(base[m], cand[m], spec), Gating: gating,
+			BaseOutliers: stats.Outliers(base[m]), CandOutliers: stats.Outliers(cand[m])}
 		if mv.Verdict == stats.Regressed {
 			mv.Acked = results.Acked(acks, bench, m)
 		}
@@ -127,7 +147,9 @@ func Decide(j *Judgement, base, cand parse.Samples, b *config.Bench, acks []resu
 	if b != nil {
 		for m := range b.Metrics {
 			if _, ok := cand[m]; !ok {
-				j.Metrics = append(j.Metrics, MetricVerdict{Metric: m, Gating: true, Result: stats.Result{Verdict: stats.Inconclusive, Note: "the candidate did not report this metric"}})
+				spec, _ := Spec(b, m)
+				j.Metrics = append(j.Metrics, MetricVerdict{Metric: m, Gating: true, Result: stats.Result{Verdict: stats.Inconclusive, P: 1,
+					Threshold: spec.Threshold, HigherIsBetter: spec.HigherIsBetter, Note: "the candidate did not report this metric"}})
 				if j.State == Pass {
 					j.State = Inconclusive
 				}

@@ -66,7 +66,14 @@ func Parse(parser string, stdout []byte) (Samples, error) {
 	if !ok {
 		return nil, &Error{Parser: parser, Msg: "unknown parser (want benchy, criterion, gotest or json)"}
 	}
-	return p(stdout)
+	s, err := p(stdout)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRange(s); err != nil {
+		return nil, &Error{Parser: parser, Msg: err.Error()}
+	}
+	return s, nil
 }
 
 // HigherIsBetter is the direction assumed for a metric adapter.toml does not
@@ -91,82 +98,6 @@ func lastJSONLine(out []byte) (line []byte, n int) {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// Benchy reads fil-proofs-tooling's benchy report: one JSON line on stdout,
-// {"benchmarks": {"inputs": {...}, "outputs": {...}}, ...}, optionally with the
-// top-level "max-resident-set-size-kb" that scripts/benchy.sh merges in.
-// Numeric outputs become metrics under their own kebab-case names;
-// hash-constraints' array of {hash-fn, constraints, bytes} becomes
-// "<hash-fn>-constraints" and "<hash-fn>-bytes".
-func Benchy(out []byte) (Samples, error) {
-	line, n := lastJSONLine(out)
-	if line == nil {
-		return nil, &Error{Parser: "benchy", Msg: "no JSON report line on stdout"}
-	}
-	var rep struct {
-		Benchmarks *struct {
-			Outputs json.RawMessage `json:"outputs"`
-		} `json:"benchmarks"`
-		MaxRSS *json.Number `json:"max-resident-set-size-kb"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&rep); err != nil {
-		return nil, &Error{Parser: "benchy", Line: n, Msg: "bad JSON: " + err.Error()}
-	}
-	if rep.Benchmarks == nil {
-		return nil, &Error{Parser: "benchy", Line: n, Field: "benchmarks", Msg: "missing"}
-	}
-	if len(rep.Benchmarks.Outputs) == 0 || string(rep.Benchmarks.Outputs) == "null" {
-		return nil, &Error{Parser: "benchy", Line: n, Field: "benchmarks.outputs", Msg: "missing"}
-	}
-	s := Samples{}
-	var outputs map[string]json.RawMessage
-	var list []map[string]json.RawMessage
-	switch {
-	case json.Unmarshal(rep.Benchmarks.Outputs, &outputs) == nil:
-		for k, raw := range outputs {
-			var v float64
-			if err := json.Unmarshal(raw, &v); err != nil {
-				continue // strings and nested values are descriptions, not measurements
-			}
-			s[k] = append(s[k], v)
-		}
-	case json.Unmarshal(rep.Benchmarks.Outputs, &list) == nil:
-		for i, item := range list {
-			var name string
-			if err := json.Unmarshal(item["hash-fn"], &name); err != nil || name == "" {
-				return nil, &Error{Parser: "benchy", Line: n, Field: fmt.Sprintf("benchmarks.outputs[%d].hash-fn", i), Msg: "missing or not a string"}
-			}
-			for _, key := range []string{"constraints", "bytes"} {
-				var v float64
-				if raw, ok := item[key]; ok && json.Unmarshal(raw, &v) == nil {
-					s[name+"-"+key] = append(s[name+"-"+key], v)
-				}
-			}
-		}
-	default:
-		return nil, &Error{Parser: "benchy", Line: n, Field: "benchmarks.outputs", Msg: "want an object of numbers or an array"}
-	}
-	if rep.MaxRSS != nil {
-		v, err := rep.MaxRSS.Float64()
-		if err != nil || v < 0 {
-			return nil, &Error{Parser: "benchy", Line: n, Field: "max-resident-set-size-kb", Msg: "not a non-negative number"}
-		}
-		s["max-resident-set-size-kb"] = []float64{v}
-	}
-	for k, vs := range s {
-		for _, v := range vs {
-			if !finite(v) {
-				return nil, &Error{Parser: "benchy", Line: n, Field: "benchmarks.outputs." + k, Msg: "not a finite number"}
-			}
-		}
-	}
-	if len(s) == 0 {
-		return nil, &Error{Parser: "benchy", Line: n, Field: "benchmarks.outputs", Msg: "no numeric outputs"}
-	}
-	return s, nil
-}
 
 // criterionTime matches criterion's estimate line, which follows the benchmark
 // ID on the same line when the ID is short and alone on the line before
@@ -355,6 +286,9 @@ func SampleFile(name string, data []byte) (Samples, error) {
 			return nil, fmt.Errorf("%s: field %q: no samples", name, k)
 		}
 		s[k] = xs
+	}
+	if err := CheckRange(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
 }

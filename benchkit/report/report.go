@@ -62,7 +62,11 @@ func (r *Report) Markdown() string {
 			b.WriteString("No released candidate was measured on this host class: these samples are recorded, not judged.\n\n")
 			continue
 		}
-		fmt.Fprintf(&b, "Baseline: released candidate `%s`.\n\n", j.Baseline)
+		if j.Rounds > 0 {
+			fmt.Fprintf(&b, "Baseline: candidate `%s`, measured side by side with this one in %d interleaved rounds.\n\n", j.Baseline, j.Rounds)
+		} else {
+			fmt.Fprintf(&b, "Baseline: released candidate `%s`.\n\n", j.Baseline)
+		}
 		b.WriteString("| metric | baseline | candidate | change | 99% interval | p | threshold | verdict |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 		ms := append([]gate.MetricVerdict(nil), j.Metrics...)
 		sort.SliceStable(ms, func(a, c int) bool { return ms[a].Gating && !ms[c].Gating })
@@ -76,6 +80,12 @@ func (r *Report) Markdown() string {
 			}
 			if !m.Gating {
 				v += " (informational)"
+			}
+			if m.Verdict == stats.Inconclusive && m.Note != "" {
+				v += " — " + mdEscape(m.Note)
+			}
+			if m.BaseOutliers+m.CandOutliers > 0 {
+				v += fmt.Sprintf(" (outliers: %d baseline, %d candidate)", m.BaseOutliers, m.CandOutliers)
 			}
 			fmt.Fprintf(&b, "| %s | %s (n=%d) | %s (n=%d) | %s | %s | %s | %.3g%% | %s |\n",
 				mdEscape(m.Metric), num(m.BaseMedian), m.BaseN, num(m.CandMedian), m.CandN,

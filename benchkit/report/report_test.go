@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/ironworks-ci/ironworks/benchkit/gate"
+	"github.com/ironworks-ci/ironworks/benchkit/parse"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/benchkit/stats"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
 )
 
 func wellFormed(t *testing.T, svg string) {
@@ -67,5 +69,17 @@ func TestMarkdown(t *testing.T) {
 	}
 	if _, err := r.JSON(); err != nil {
 		t.Errorf("JSON with infinite bounds: %v", err)
+	}
+}
+
+// A gated metric the candidate did not report says so, with its threshold,
+// instead of looking like a tiny p-value at threshold 0%.
+func TestReportMissingMetric(t *testing.T) {
+	spec := &config.Bench{Metrics: map[string]config.Metric{"max-resident-set-size-kb": {Direction: "lower", Threshold: config.Percent{Fraction: 0.03}}}}
+	j := gate.Decide(&gate.Judgement{Candidate: "c", Baseline: "b", Series: results.Series{Component: "x", Bench: "y"}},
+		parse.Samples{"wall": {1, 2, 3}}, parse.Samples{"wall": {1, 2, 3}}, spec, nil)
+	md := New("c", []*gate.Judgement{j}, nil).Markdown()
+	if !strings.Contains(md, "the candidate did not report this metric") || !strings.Contains(md, "| 3% |") || strings.Contains(md, "<0.0001") {
+		t.Errorf("report:\n%s", md)
 	}
 }

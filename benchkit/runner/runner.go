@@ -135,6 +135,7 @@ func (r *Runner) Measure(ctx context.Context, j Job, n int, warm bool) (parse.Sa
 			}
 		}
 	}
+	gated := gatedMetrics(b)
 	out := parse.Samples{}
 	for i := range n {
 		r.logf("benchkit: %s/%s run %d/%d", j.Component, b.Name, i+1, n)
@@ -142,7 +143,7 @@ func (r *Runner) Measure(ctx context.Context, j Job, n int, warm bool) (parse.Sa
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s run %d: %w", j.Component, b.Name, i+1, err)
 		}
-		s, err := parse.Parse(b.Parser, m.Stdout)
+		s, err := parse.Gated(b.Parser, m.Stdout, gated)
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s run %d: output of %q: %w", j.Component, b.Name, i+1, b.Command, err)
 		}
@@ -160,6 +161,19 @@ func (r *Runner) Measure(ctx context.Context, j Job, n int, warm bool) (parse.Sa
 		}
 	}
 	return out, nil
+}
+
+// gatedMetrics lists the metrics adapter.toml gates on that the tool must report
+// (benchkit's own benchkit.* figures are measured, not parsed).
+func gatedMetrics(b *config.Bench) []string {
+	var out []string
+	for m := range b.Metrics {
+		if !strings.HasPrefix(m, "benchkit.") {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Series is the job's series on this host.

@@ -259,3 +259,26 @@ func StdDev(xs []float64) float64 {
 	}
 	return math.Sqrt(s / float64(len(xs)-1))
 }
+
+// Outliers counts the samples of xs whose modified z-score (distance from
+// the median in units of 1.4826 median absolute deviations, Iglewicz and
+// Hoaglin) exceeds 3.5: a 3x slow run among five, not the spread of normal
+// noise. With a zero deviation, every sample off the median counts.
+func Outliers(xs []float64) int {
+	if len(xs) < 3 {
+		return 0
+	}
+	med := Median(xs)
+	dev := make([]float64, len(xs))
+	for i, x := range xs {
+		dev[i] = math.Abs(x - med)
+	}
+	mad := Median(dev) * 1.4826
+	n := 0
+	for _, d := range dev {
+		if (mad == 0 && d > 0) || (mad > 0 && d/mad > 3.5) {
+			n++
+		}
+	}
+	return n
+}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/benchkit/parse"
 	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -68,10 +69,10 @@ type Revision = protocol.Source
 // repository and revision of every component of the candidate; component
 // names the one whose checkout the command runs in.
 func (q *Queue) Enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench) error {
-	return q.enqueue(ctx, candidateID, component, revisions, bench, 0)
+	return q.enqueue(ctx, candidateID, component, revisions, bench, 0, nil, nil)
 }
 
-func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int) error {
+func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revisions map[string]Revision, bench *config.Bench, round int, baseline *protocol.Baseline, bisect *protocol.BisectSpec) error {
 	if candidateID == "" || component == "" || bench == nil || bench.Name == "" {
 		return errors.New("benchqueue: enqueue needs a candidate, a component and a named bench entry")
 	}
@@ -88,8 +89,17 @@ func (q *Queue) enqueue(ctx context.Context, candidateID, component string, revi
 		req = []string{}
 	}
 	reqs, _ := json.Marshal(req)
-	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli())
+	base, bis := "", ""
+	if baseline != nil {
+		b, _ := json.Marshal(baseline)
+		base = string(b)
+	}
+	if bisect != nil {
+		b, _ := json.Marshal(bisect)
+		bis = string(b)
+	}
+	_, err = q.st.DB.ExecContext(ctx, `INSERT OR IGNORE INTO bench_jobs(candidate, component, bench, round, spec, sources, requires, state, created_at, baseline, bisect) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		candidateID, component, bench.Name, round, string(spec), string(srcs), string(reqs), Queued, q.now().UnixMilli(), base, bis)
 	if err != nil {
 		return fmt.Errorf("benchqueue: enqueue %s/%s for %s: %w", component, bench.Name, candidateID, err)
 	}
@@ -116,16 +126,28 @@ func (q *Queue) Lease(ctx context.Context, agent string, features []string) (*pr
 		if err := q.expire(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
+		rows, err := tx.QueryContext(ctx, `SELECT id, candidate, component, round, spec, sources, requires, attempt, baseline, bisect FROM bench_jobs WHERE state=? ORDER BY id`, Queued)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var j protocol.Job
-			var spec, srcs, reqs string
-			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt); err != nil {
+			var spec, srcs, reqs, base, bis string
+			if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Round, &spec, &srcs, &reqs, &j.Attempt, &base, &bis); err != nil {
 				return err
+			}
+			if bis != "" {
+				j.Bisect = &protocol.BisectSpec{}
+				if err := json.Unmarshal([]byte(bis), j.Bisect); err != nil {
+					return fmt.Errorf("job %d bisect: %w", j.ID, err)
+				}
+			}
+			if base != "" {
+				j.Baseline = &protocol.Baseline{}
+				if err := json.Unmarshal([]byte(base), j.Baseline); err != nil {
+					return fmt.Errorf("job %d baseline: %w", j.ID, err)
+				}
 			}
 			var need []string
 			if err := json.Unmarshal([]byte(reqs), &need); err != nil {
@@ -202,9 +224,9 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 	err = q.st.Tx(ctx, func(tx *sql.Tx) error {
 		var state, leaseID, cand, comp, bench string
 		var round int
-		var srcs string
-		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources FROM bench_jobs WHERE id=?`, r.JobID).
-			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs)
+		var srcs, base, bis string
+		err := tx.QueryRowContext(ctx, `SELECT state, lease_id, candidate, component, bench, round, sources, baseline, bisect FROM bench_jobs WHERE id=?`, r.JobID).
+			Scan(&state, &leaseID, &cand, &comp, &bench, &round, &srcs, &base, &bis)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no job %d", ErrLeaseGone, r.JobID)
 		}
@@ -227,6 +249,9 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 			_, err := tx.ExecContext(ctx, `UPDATE bench_jobs SET state=?, error=?, finished_at=? WHERE id=?`, Failed, r.Error, now, r.JobID)
 			return err
 		}
+		if bis != "" {
+			return q.finishBisection(ctx, tx, r, cand, comp, bench, bis)
+		}
 		var sources map[string]protocol.Source
 		_ = json.Unmarshal([]byte(srcs), &sources)
 		revs := map[string]string{}
@@ -236,6 +261,11 @@ func (q *Queue) Complete(ctx context.Context, r *protocol.Result) (dup bool, err
 		kind := "run"
 		if round > 0 {
 			kind = "confirm"
+		}
+		if base != "" {
+			if err := q.storeBaseline(ctx, tx, key, comp, bench, base, r); err != nil {
+				return err
+			}
 		}
 		if _, _, err := q.results.AddRunTx(ctx, tx, results.Run{
 			Key: key, Candidate: cand, Component: comp, Bench: bench, Host: r.Host, HostClass: r.Host.Class(), Revisions: revs, Kind: kind,
@@ -261,7 +291,7 @@ func validate(r *protocol.Result) error {
 		return &BadResult{"lease_id", "required"}
 	case r.Error != "":
 		return nil
-	case len(r.Samples) == 0:
+	case len(r.Samples) == 0 && r.Bisect == nil:
 		return &BadResult{"samples", "no metrics (send error instead)"}
 	case r.Host.Cores <= 0:
 		return &BadResult{"host.cores", "must be positive"}
@@ -273,6 +303,12 @@ func validate(r *protocol.Result) error {
 		if len(vs) == 0 {
 			return &BadResult{"samples." + m, "no values"}
 		}
+	}
+	if err := parse.CheckRange(r.Samples); err != nil {
+		return &BadResult{"samples", err.Error()}
+	}
+	if err := parse.CheckRange(r.BaselineSamples); err != nil {
+		return &BadResult{"baseline_samples", err.Error()}
 	}
 	return nil
 }

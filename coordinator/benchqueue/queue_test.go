@@ -170,6 +170,7 @@ func TestLeaseFeaturesAndBadInput(t *testing.T) {
 		{protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Host: host}, `field "samples"`},
 		{protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Samples: map[string][]float64{"size": {1}}}, `field "host.cores"`},
 		{protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Host: host, Samples: map[string][]float64{"size": {}}}, `field "samples.size"`},
+		{protocol.Result{JobID: job.ID, LeaseID: job.LeaseID, Host: host, Samples: map[string][]float64{"size": {-1e308, 1e308}}}, `sample 1: -1e+308 is out of range`},
 		{protocol.Result{JobID: job.ID, Host: host, Samples: map[string][]float64{"size": {1}}}, `field "lease_id"`},
 		{map[string]any{"job_id": "seven"}, "bad request body"},
 		{map[string]any{"job_id": 1, "surprise": true}, "unknown field"},

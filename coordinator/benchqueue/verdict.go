@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ironworks-ci/ironworks/benchkit/gate"
+	"github.com/ironworks-ci/ironworks/benchkit/protocol"
 	"github.com/ironworks-ci/ironworks/benchkit/report"
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -50,19 +51,31 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		lastRound        int
 		open, failed     bool
 		errMsg           string
+		baseline         *protocol.Baseline
+		keys             []string // result keys of the done attempts
 	}
-	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
+	rows, err := q.st.DB.QueryContext(ctx, `SELECT component, bench, round, state, error, spec, sources, baseline, lease_id, bisect, result FROM bench_jobs WHERE candidate=? ORDER BY component, bench, round`, candidateID)
 	if err != nil {
 		return nil, fmt.Errorf("benchqueue: verdict: %w", err)
 	}
 	var entries []*entry
+	var bisections []string
 	byKey := map[string]*entry{}
 	for rows.Next() {
-		var comp, bench, state, errMsg, spec, srcs string
+		var comp, bench, state, errMsg, spec, srcs, base, lease, bis, result string
 		var round int
-		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs); err != nil {
+		if err := rows.Scan(&comp, &bench, &round, &state, &errMsg, &spec, &srcs, &base, &lease, &bis, &result); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if round < 0 {
+			// A bisection of a confirmed regression: reported, never judged.
+			if state == Failed {
+				bisections = append(bisections, fmt.Sprintf("%s/%s: bisection failed: %s", comp, bench, errMsg))
+			} else {
+				bisections = append(bisections, comp+"/"+bench+": "+bisection(state, bis, result))
+			}
+			continue
 		}
 		e := byKey[comp+"\x00"+bench]
 		if e == nil {
@@ -72,6 +85,10 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 				return nil, fmt.Errorf("benchqueue: spec of %s/%s: %w", comp, bench, err)
 			}
 			_ = json.Unmarshal([]byte(srcs), &e.sources)
+			if base != "" {
+				e.baseline = &protocol.Baseline{}
+				_ = json.Unmarshal([]byte(base), e.baseline)
+			}
 			byKey[comp+"\x00"+bench] = e
 			entries = append(entries, e)
 		}
@@ -81,6 +98,8 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 			e.open = true
 		case Failed:
 			e.failed, e.errMsg = true, errMsg
+		case Done:
+			e.keys = append(e.keys, "lease:"+lease)
 		}
 	}
 	rows.Close()
@@ -117,12 +136,20 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		}
 		for _, hc := range classes {
 			se := results.Series{Component: e.component, Bench: e.bench, HostClass: hc}
-			j, err := gate.Judge(ctx, q.results, se, candidateID, &e.spec)
+			var j *gate.Judgement
+			if e.baseline != nil {
+				j, err = q.judgeSideBySide(ctx, se, candidateID, e.baseline.Candidate, e.keys, &e.spec, acks)
+			} else {
+				j, err = gate.Judge(ctx, q.results, se, candidateID, &e.spec)
+			}
 			if err != nil {
 				return nil, err
 			}
-			if j.NeedsConfirmation() && e.lastRound < q.ConfirmRounds {
-				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1); err != nil {
+			// A side-by-side baseline holding an outlier is measured again
+			// (once) before anything is decided on it.
+			outlier := e.baseline != nil && e.lastRound == 0 && gate.BaselineOutliers(j)
+			if (j.NeedsConfirmation() || outlier) && e.lastRound < q.ConfirmRounds {
+				if err := q.enqueue(ctx, candidateID, e.component, e.sources, &e.spec, e.lastRound+1, e.baseline, nil); err != nil {
 					return nil, err
 				}
 				if res.State != StateFail {
@@ -157,6 +184,22 @@ func (q *Queue) Verdict(ctx context.Context, candidateID string) (*Result, error
 		return nil, err
 	}
 	res.ReportIDs = append(res.ReportIDs, rep.ID)
+	if res.State == StateFail && len(bisections) == 0 {
+		// Find the culprit of a regression measured side by side.
+		for _, e := range entries {
+			if e.baseline == nil || e.failed {
+				continue
+			}
+			started, err := q.startBisections(ctx, candidateID, e.component, e.sources, &e.spec, e.baseline, rep.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range started {
+				bisections = append(bisections, fmt.Sprintf("%s/%s: bisecting %s for the culprit", e.component, e.bench, s))
+			}
+		}
+	}
+	res.Details = append(res.Details, bisections...)
 	if res.State == StateFail {
 		err := q.st.AppendEvent(ctx, store.Event{
 			Key: "bench-regression:" + candidateID + ":" + rep.ID, Kind: "bench-regression", Candidate: candidateID,

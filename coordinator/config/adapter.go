@@ -94,6 +94,10 @@ type Bench struct {
 	Timeout   Duration          `toml:"timeout"`
 	Env       map[string]string `toml:"env"`
 	Metrics   map[string]Metric `toml:"metrics"`
+	// Upstream is the adapter's [[upstream]] list: a bench agent pins the
+	// candidate's upstream revisions into the checkout it measures, as the
+	// local engine does for jobs.
+	Upstream []Upstream `toml:"-"`
 }
 
 // Metric says which way is better for a benchmark metric and the smallest change that matters.
@@ -227,7 +231,7 @@ func (a *Adapter) validate(p *problems) {
 	}
 	for _, name := range sortedKeys(a.Bench) {
 		b := a.Bench[name]
-		b.Name, b.Component = name, a.Name
+		b.Name, b.Component, b.Upstream = name, a.Name, a.Upstream
 		key := []string{"bench", name}
 		if !slices.Contains(Stages, b.Stage) {
 			p.add(append(key, "stage"), "unknown stage %q (want one of %s)", b.Stage, strings.Join(Stages, ", "))

@@ -19,6 +19,14 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 	if err := p.Resume(ctx); err != nil {
 		return nil, err
 	}
+	// Gates that waited for results arriving after their run (benchmarks)
+	// are checked again on every pass, as serve's scheduler does. A gate that
+	// cannot answer now does not stop the pass; the pass ends in its error.
+	recheck := p.Recheck(ctx)
+	if recheck != nil {
+		p.log().Warn("re-checking gates that were waiting", "err", recheck)
+		recheck = fmt.Errorf("re-checking waiting gates: %w", recheck)
+	}
 	cands, err := p.Discover(ctx)
 	if err != nil && !Partial(err) {
 		return nil, err
@@ -28,7 +36,7 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 	failed := false
 	for _, c := range cands {
 		for _, stage := range config.Stages[:last+1] {
-			if len(p.StageJobs(stage)) == 0 {
+			if !p.HasWork(stage) {
 				continue
 			}
 			run, err := p.Enqueue(ctx, c, stage, RunOptions{})
@@ -40,7 +48,9 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 				return runs, err
 			}
 			runs = append(runs, run)
-			if run.Verdict != store.VerdictGreen {
+			if run.Verdict != store.VerdictGreen || run.Detail["not_promoted"] == "gate failed" {
+				// A green run whose extra gate (benchmarks) failed is a
+				// failed gate too.
 				failed = true
 				break
 			}
@@ -52,7 +62,7 @@ func (p *Pipeline) Once(ctx context.Context, through string) ([]*store.Run, erro
 	if failed {
 		return runs, ErrGateFailed
 	}
-	return runs, nil
+	return runs, recheck
 }
 
 // RunJobs runs the named jobs (manual ones included) of a candidate in a run

@@ -544,6 +544,7 @@ func (p *Pipeline) finish(ctx context.Context, cand *store.Candidate, run *store
 	if _, err := p.Store.Finish(ctx, run.ID, j.Verdict, j.Detail, promote, events, states...); err != nil {
 		return nil, err
 	}
+	p.reached(ctx, cand, promote)
 	return p.Store.Run(ctx, run.ID)
 }
 
@@ -837,6 +838,7 @@ func (p *Pipeline) Recheck(ctx context.Context) error {
 		if _, err := p.Store.Promote(ctx, pr, []store.Event{e}); err != nil {
 			return err
 		}
+		p.reached(ctx, cand, pr)
 		p.log().Info("promoted after gate", "candidate", cand.ID, "stage", r.Stage)
 	}
 	return nil

@@ -74,6 +74,14 @@ type Manifest struct {
 	ReleaseLock      *LockRef                  `json:"release_lock,omitempty"`
 	By               string                    `json:"by"`
 	CreatedAt        string                    `json:"created_at"`
+
+	// BenchmarkVerdicts maps each benchmark report to the bench gate's
+	// verdict (pass, fail) at the promotion that carried it.
+	BenchmarkVerdicts map[string]string `json:"benchmark_verdicts"`
+	// BenchmarkCulprits are the culprits bisection found for the candidate's
+	// benchmark regressions (acknowledged, since it was released): the
+	// payloads of its bench-regression events that name one.
+	BenchmarkCulprits []map[string]any `json:"benchmark_culprits"`
 }
 
 // HydraEvidence names the evaluations that built the candidate.
@@ -408,7 +416,7 @@ func (r *runner) release(ctx context.Context) error {
 func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 	c := r.cand
 	m := &Manifest{Schema: 1, Version: r.Version, Candidate: c.ID, Revisions: c.Revisions, Engine: r.Config.Engine.Default,
-		Promotions: map[string]map[string]any{}, HardenReports: []string{}, BenchmarkReports: []string{},
+		Promotions: map[string]map[string]any{}, HardenReports: []string{}, BenchmarkReports: []string{}, BenchmarkVerdicts: map[string]string{},
 		BenchAcks: []map[string]any{}, Artifacts: []Artifact{}, Tags: map[string]string{},
 		By: r.By, CreatedAt: r.Now().UTC().Format(time.RFC3339)}
 	for _, stage := range config.Stages {
@@ -421,6 +429,7 @@ func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 		}
 		m.Promotions[stage] = map[string]any{"run_id": p.RunID, "at": p.CreatedAt.UTC().Format(time.RFC3339), "evidence": p.Evidence}
 		m.BenchmarkReports = append(m.BenchmarkReports, stringsOf(p.Evidence["benchmark_reports"])...)
+		benchVerdicts(m.BenchmarkVerdicts, p.Evidence)
 		if stage == "harden" {
 			m.HardenReports = append(m.HardenReports, fmt.Sprintf("run:%d", p.RunID))
 			m.HardenReports = append(m.HardenReports, stringsOf(p.Evidence["harden_reports"])...)
@@ -445,6 +454,9 @@ func (r *runner) draft(ctx context.Context) (*Manifest, error) {
 		return nil, fmt.Errorf("bench acknowledgements: %w", err)
 	}
 	m.BenchAcks = append(m.BenchAcks, a...)
+	if m.BenchmarkCulprits, err = benchCulprits(ctx, r.Store, c.ID); err != nil {
+		return nil, err
+	}
 	if r.Hydra != nil {
 		m.Hydra = &HydraEvidence{URL: r.Hydra.URL(), Evals: map[string]int64{}, StorePaths: []string{}}
 		var newest int64
@@ -494,6 +506,31 @@ func (r *runner) artifacts(ctx context.Context, m *Manifest, gate int64) error {
 		}
 	}
 	return nil
+}
+
+// benchCulprits returns the payloads of the candidate's bench-regression
+// events that carry a culprit.
+func benchCulprits(ctx context.Context, st *store.Store, cand string) ([]map[string]any, error) {
+	evs, err := st.EventsOfKind(ctx, "bench-regression", cand)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark culprits: %w", err)
+	}
+	out := []map[string]any{}
+	for _, e := range evs {
+		if _, ok := e.Payload["culprit"]; ok {
+			out = append(out, e.Payload)
+		}
+	}
+	return out, nil
+}
+
+// benchVerdicts records the bench gate's state of a promotion's evidence
+// ("bench") for each of its reports.
+func benchVerdicts(into map[string]string, evidence map[string]any) {
+	state, _ := evidence["bench"].(string)
+	for _, id := range stringsOf(evidence["benchmark_reports"]) {
+		into[id] = state
+	}
 }
 
 func stringsOf(v any) []string {

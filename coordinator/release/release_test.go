@@ -270,6 +270,10 @@ func TestLocalRelease(t *testing.T) {
 	c, _ := st.PutCandidate(ctx, map[string]store.Revision{"merkletree": {Repo: "file://" + src, Branch: "master", Rev: rev}}, "head", 0)
 	st.Promote(ctx, &store.Promotion{Candidate: c.ID, Stage: "harden", Evidence: map[string]any{"benchmark_reports": []any{"bench-7"}}}, nil)
 	st.AppendEvent(ctx, store.Event{Key: "ack1", Kind: "bench-ack", Candidate: c.ID, Payload: map[string]any{"metric": "wall", "reason": "expected"}})
+	// As benchqueue records them: the regression, then the culprit bisection found.
+	st.AppendEvent(ctx, store.Event{Key: "bench-regression:1", Kind: "bench-regression", Candidate: c.ID, Payload: map[string]any{"report": "bench-7"}})
+	st.AppendEvent(ctx, store.Event{Key: "bench-culprit:1", Kind: "bench-regression", Candidate: c.ID, Payload: map[string]any{"report": "bench-7",
+		"culprit": map[string]any{"rev": rev, "subject": "bigger trees", "author": "eve"}, "upstream": "merkletree"}})
 	var out bytes.Buffer
 	o := release.Options{Config: cfg, Store: st, To: "release", Candidate: c.ID, Version: "v0.1.0", By: "bob", Out: &out}
 	for range 2 {
@@ -291,7 +295,8 @@ func TestLocalRelease(t *testing.T) {
 	}
 	var m release.Manifest
 	json.Unmarshal(b, &m)
-	if m.Hydra != nil || len(m.BenchAcks) != 1 || len(m.BenchmarkReports) != 1 || m.BenchmarkReports[0] != "bench-7" || m.Tags["merkletree"] != "v0.1.0" {
+	if m.Hydra != nil || len(m.BenchAcks) != 1 || len(m.BenchmarkReports) != 1 || m.BenchmarkReports[0] != "bench-7" || m.Tags["merkletree"] != "v0.1.0" ||
+		len(m.BenchmarkCulprits) != 1 || m.BenchmarkCulprits[0]["upstream"] != "merkletree" {
 		t.Errorf("manifest %s", b)
 	}
 }

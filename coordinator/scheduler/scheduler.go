@@ -162,8 +162,8 @@ func (s *Scheduler) Pass(ctx context.Context) (passErr error) {
 		current[c.ID] = true
 		for _, stage := range config.Stages[:config.StageIndex(through)+1] {
 			jobs := unscheduled(s.P, stage)
-			if len(jobs) == 0 {
-				continue
+			if len(jobs) == 0 && (len(s.P.StageJobs(stage)) > 0 || !s.P.HasWork(stage)) {
+				continue // nothing but scheduled jobs, or nothing at all
 			}
 			if stage != "spark" && stage != "forge" {
 				prev := config.Stages[config.StageIndex(stage)-1]

@@ -237,11 +237,23 @@ size = { direction = "lower", threshold = "5%" }
 	}
 	var res struct {
 		Culprit string
+		Ends    string
 		Rounds  int
+		Samples int
+		Pairs   []struct{ Commit, Outcome string }
 	}
 	json.Unmarshal([]byte(out), &res)
-	if res.Culprit != revs[7] || res.Rounds > 4 {
-		t.Errorf("culprit %s in %d rounds, want %s in <= 4\n%s", res.Culprit, res.Rounds, revs[7], errOut)
+	// The ends first (bad against good), then at most 4 probes for 11 commits.
+	if res.Culprit != revs[7] || res.Ends != "regressed" || res.Rounds > 5 || res.Pairs[0].Commit != revs[11] || res.Pairs[0].Outcome != "bad" {
+		t.Errorf("culprit %s in %d rounds, want %s in <= 5 with the bad end first\n%s\n%s", res.Culprit, res.Rounds, revs[7], out, errOut)
+	}
+	if res.Samples != 2*2*res.Rounds {
+		t.Errorf("%d samples for %d pairs of 2 rounds", res.Samples, res.Rounds)
+	}
+	// Nothing regressed between these ends: no culprit, one judged pair.
+	code, out, errOut = bk(t, "bisect", "--good", revs[0], "--bad", revs[6], "--repo", repo, "--adapter", adapter, "--bench", "size")
+	if code != exitOK || !strings.Contains(out, "no culprit: "+revs[6]+" does not regress against "+revs[0]) || !strings.Contains(out, "1 judged pairs over 6 commits, 4 runs") {
+		t.Errorf("no regression: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if code, _, _ := bk(t, "bisect", "--good", "nope", "--bad", revs[11], "--repo", repo, "--adapter", adapter, "--bench", "size"); code != exitUsage {
 		t.Errorf("bad good revision: %d", code)

@@ -172,6 +172,10 @@ func cmdSimulate(ctx context.Context, e *env, args []string) int {
 	threshold := fs.Float64("threshold", 0.05, "benchkit's minimum effect (fraction)")
 	budget := fs.Int("budget", 40, "candidate samples the confirmation runs may reach")
 	outliers := fs.Float64("outliers", 0, "probability that a run is 20% slow")
+	batches := fs.Bool("batches", false, "simulate a host that holds a clock state per batch: stored baseline against interleaved ABAB measurement")
+	stateShift := fs.Float64("state-shift", 0.03, "with --batches: slowdown of a slow batch")
+	pSlow := fs.Float64("p-slow", 0.5, "with --batches: probability that a batch is slow")
+	drift := fs.Float64("drift", 0.02, "with --batches: linear drift from a batch's first run to its last")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -179,6 +183,22 @@ func cmdSimulate(ctx context.Context, e *env, args []string) int {
 	if *n < 2 || *trials < 1 || *cv < 0 || *threshold <= 0 {
 		fmt.Fprintln(e.stderr, "benchkit simulate: need --n >= 2, --trials >= 1, --cv >= 0, --threshold > 0")
 		return exitUsage
+	}
+	if *batches {
+		dc := stats.DriftConfig{Seed: *seed, Trials: *trials, N: *n, CV: *cv, Shifts: []float64{0, 0.025, 0.05, 0.10}, Threshold: *threshold, Budget: *budget,
+			StateShift: *stateShift, PSlow: *pSlow, Drift: *drift}
+		rows := stats.SimulateDrift(dc)
+		if *asJSON {
+			b, _ := json.MarshalIndent(map[string]any{"config": dc, "rows": rows}, "", "  ")
+			fmt.Fprintln(e.stdout, string(b))
+			return exitOK
+		}
+		fmt.Fprintf(e.stdout, "seed %d, %d trials per row, %d runs per side, CV %.3g%%, threshold %.3g%%, budget %d; batches %.3g%% slow with p %.3g, drift %.3g%% per batch\n\n",
+			*seed, *trials, *n, *cv*100, *threshold*100, *budget, *stateShift*100, *pSlow, *drift*100)
+		if err := stats.WriteDriftTable(e.stdout, rows); err != nil {
+			return exitInfra
+		}
+		return exitOK
 	}
 	cfg := stats.SimConfig{Seed: *seed, Trials: *trials, N: *n, CV: *cv, Shifts: []float64{0, 0.025, 0.05, 0.10}, Threshold: *threshold, Budget: *budget, Outliers: *outliers}
 	rows := stats.Simulate(cfg)

@@ -135,11 +135,15 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 }
 
 func cmdGate(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "gate", "Run the bench entry for a candidate, compare it with the newest released candidate on this host class,\nand while a gating metric is inconclusive or borderline run more (up to --budget samples). Exit 0 pass,\n1 regression, 3 inconclusive.")
+	fs := newFlags(e, "gate", "Run the bench entry for a candidate, compare it with the newest released candidate on this host class,\nand while a gating metric is inconclusive or borderline run more (up to --budget samples). With\n--baseline-workdir the baseline is measured side by side instead: interleaved rounds of both (AB BA ...),\nso host states and drift hit both alike. Exit 0 pass, 1 regression, 3 inconclusive.")
 	var b benchFlags
 	b.add(fs)
 	budget := fs.Int("budget", 0, "candidate samples the confirmation runs may reach (default 4x repeat)")
 	out := fs.String("out", "", "write report.md, report.json and one SVG chart per metric here")
+	baseDir := fs.String("baseline-workdir", "", "measure the baseline side by side: its checkout, run in interleaved rounds with the candidate's")
+	baseCand := fs.String("baseline-candidate", "", "with --baseline-workdir: the baseline's candidate ID (default: the hash of its --baseline-rev values)")
+	baseRevs := revFlag{}
+	fs.Var(baseRevs, "baseline-rev", "with --baseline-workdir: component=revision of the baseline (repeatable)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -149,7 +153,22 @@ func cmdGate(ctx context.Context, e *env, args []string) int {
 	}
 	defer db.Close()
 	r := runner.New(ctx, e.stderr)
-	j, err := r.Gate(ctx, db, b.job(a, be, cand), *budget)
+	var j *gate.Judgement
+	var err error
+	if *baseDir != "" {
+		base := benchFlags{adapter: b.adapter, bench: b.bench, candidate: *baseCand, revs: baseRevs, workdir: *baseDir}
+		_, _, baseID, ok := base.load(e)
+		if !ok {
+			return exitUsage
+		}
+		if baseID == cand {
+			fmt.Fprintf(e.stderr, "benchkit gate: the baseline and the candidate are the same candidate %s\n", cand)
+			return exitUsage
+		}
+		j, err = r.SideBySide(ctx, db, base.job(a, be, baseID), b.job(a, be, cand), *budget)
+	} else {
+		j, err = r.Gate(ctx, db, b.job(a, be, cand), *budget)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "benchkit: %v\n", err)
 		return exitInfra

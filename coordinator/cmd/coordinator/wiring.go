@@ -135,15 +135,8 @@ type benchGate struct {
 }
 
 func (g *benchGate) Check(ctx context.Context, cand *store.Candidate, stage string) (pass, pending bool, evidence map[string]any, err error) {
-	revs := map[string]benchqueue.Revision{}
-	for c, r := range cand.Revisions {
-		revs[c] = benchqueue.Revision{Repo: r.Repo, Rev: r.Rev}
-	}
-	for _, b := range benchEntries(g.cfg, stage) {
-		// Enqueueing twice does nothing: the queue keys on candidate and entry.
-		if err := g.q.Enqueue(ctx, cand.ID, b.Component, revs, b); err != nil {
-			return false, false, nil, err
-		}
+	if err := g.Reach(ctx, cand, stage); err != nil {
+		return false, false, nil, err
 	}
 	res, err := g.q.Verdict(ctx, cand.ID)
 	if err != nil {
