@@ -30,6 +30,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Logger:  logger,
 		Extra:   map[string]http.Handler{},
 		Health:  sched.Health,
+		Mirrors: p.Mirrors,
 	}
 	opts.Subscriptions = subscriptionsPage{st}
 	if f := cfg.Web.OperatorTokenFile; f != "" {

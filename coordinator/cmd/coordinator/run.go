@@ -24,6 +24,9 @@ func runCmd(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := checkStage("run", "--through", *through); !ok {
+		return code
+	}
 	if !*once {
 		fmt.Fprintln(os.Stderr, "coordinator run: --once is required (the daemon is 'coordinator serve')")
 		return exitUsage
@@ -54,7 +57,7 @@ func runCmd(ctx context.Context, args []string) int {
 		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
 	}
 	runs, err := p.Once(ctx, *through)
-	return delivered(ctx, n, logger, report(logger, runs, err))
+	return outcome(ctx, os.Stdout, st, runs, delivered(ctx, n, logger, report(logger, runs, err)))
 }
 
 func report(logger interface {
