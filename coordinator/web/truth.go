@@ -271,6 +271,11 @@ type CompatPair struct {
 	Downstream string          `json:"downstream"`
 	Columns    []source.Commit `json:"downstream_revs"` // newest first
 	Rows       []CompatRow     `json:"upstream_commits"`
+	// Since is, for the newest downstream revision, the oldest upstream
+	// commit of the failing stretch at the top of the history (nil when the
+	// newest pair built passes); LastGood the newest passing one below it.
+	Since    *source.Commit `json:"broken_since,omitempty"`
+	LastGood *source.Commit `json:"last_compatible,omitempty"`
 }
 
 // CompatRow is one upstream commit and its result with each downstream column.
@@ -378,6 +383,20 @@ func (s *Server) compatPair(ctx context.Context, up, down, upHead string) (*Comp
 			row.Cells = append(row.Cells, cc)
 		}
 		p.Rows = append(p.Rows, row)
+	}
+	for _, row := range p.Rows {
+		if len(row.Cells) == 0 || row.Cells[0].Verdict == "" {
+			continue
+		}
+		if row.Cells[0].Status == stGreen {
+			if p.Since != nil {
+				c := row.Commit
+				p.LastGood = &c
+			}
+			break
+		}
+		c := row.Commit
+		p.Since = &c
 	}
 	return p, nil
 }

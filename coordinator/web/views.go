@@ -382,7 +382,16 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 		case sv.Promotion != nil:
 			sv.Status, sv.Label = stGreen, "promoted"
 		case len(sv.Runs) > 0:
-			sv.Status, sv.Label = sv.Runs[0].Status, sv.Runs[0].Label
+			// A bisection probe of this very candidate (the bad end
+			// re-tested) does not speak for the stage: its stage run does.
+			lead := sv.Runs[0]
+			for _, r := range sv.Runs {
+				if r.Kind != "bisect" {
+					lead = r
+					break
+				}
+			}
+			sv.Status, sv.Label = lead.Status, lead.Label
 		}
 		if st == "stamp" && sv.Promotion == nil && len(sv.Runs) == 0 {
 			continue
