@@ -112,7 +112,7 @@ MARK = "` + markers + `"
 
 	// In the browser: log in, rebuild the cancelled job from the candidate
 	// page, land on the new run's log and see it pass live.
-	os.WriteFile(filepath.Join(markers, "sleep"), []byte("1\n"), 0o644)
+	os.WriteFile(filepath.Join(markers, "sleep"), []byte("3\n"), 0o644)
 	bctx := storyBrowser(t)
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(base+"/login?next="+"/candidates/"+first.Candidate),
@@ -129,6 +129,10 @@ MARK = "` + markers + `"
 	landed := run1(t, bctx, chromedp.Evaluate[string](`location.pathname`))
 	if landed != "/runs/2/jobs/app:build" {
 		t.Errorf("rebuild landed on %s, want the new run 2's job page", landed)
+	}
+	// The live log follows its tail unless the operator unticks it.
+	if follow := run1(t, bctx, chromedp.Evaluate[bool](`document.getElementById("follow") !== null && document.getElementById("follow").checked`)); !follow {
+		t.Errorf("the running job's page has no ticked follow toggle")
 	}
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#job-state.st-green"))); err != nil {
 		t.Fatalf("the rebuilt job never showed success live: %v", err)
@@ -183,6 +187,32 @@ MARK = "` + markers + `"
 	selected := run1(t, bctx, chromedp.Evaluate[string](`document.querySelector("#promote-stage").value`))
 	if strings.Join(options, ",") != "spark,harden" || selected != "harden" {
 		t.Errorf("promote menu offers %v with %q selected, want spark,harden with harden", options, selected)
+	}
+
+	// API filters are checked and echoed with the API's own names.
+	for q, want := range map[string]int{"stage=nope": 400, "verdict=purple": 400, "state=later": 400, "component=nope": 400, "stage=forge&verdict=cancelled": 200} {
+		resp, err := http.Get(base + "/api/history?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			Error  string         `json:"error"`
+			Filter map[string]any `json:"filter"`
+			Runs   []struct {
+				ID int64 `json:"id"`
+			} `json:"runs"`
+		}
+		json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("/api/history?%s = %d (%s), want %d", q, resp.StatusCode, h.Error, want)
+		}
+		if want == 400 && !strings.Contains(h.Error, "want one of") {
+			t.Errorf("/api/history?%s error %q does not say what is allowed", q, h.Error)
+		}
+		if want == 200 && (h.Filter["stage"] != "forge" || h.Filter["verdict"] != "cancelled" || len(h.Runs) != 1 || h.Runs[0].ID != 1) {
+			t.Errorf("/api/history?%s = filter %v runs %v, want the filter echoed and run 1", q, h.Filter, h.Runs)
+		}
 	}
 
 	// A finished run's cancel is 409, and a new commit is a new candidate
