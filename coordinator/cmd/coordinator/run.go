@@ -54,7 +54,7 @@ func runCmd(ctx context.Context, args []string) int {
 			logger.Error("run", "err", err)
 			return exitUsage
 		}
-		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
+		return outcome(ctx, os.Stdout, st, []*store.Run{run}, delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil)))
 	}
 	runs, err := p.Once(ctx, *through)
 	return outcome(ctx, os.Stdout, st, runs, delivered(ctx, n, logger, report(logger, runs, err)))
