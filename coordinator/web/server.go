@@ -137,6 +137,8 @@ type Options struct {
 	Private bool
 
 	Bench BenchData // optional
+	// BenchJobs shows bench jobs and the bench verdict on candidate pages; optional.
+	BenchJobs BenchJobs
 	// Mirrors gives commit subjects and authors and the upstream history of
 	// the compatibility view; optional.
 	Mirrors       *source.Mirrors

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/source"
@@ -451,4 +452,33 @@ func (s *Server) checkFilter(f store.HistoryFilter) error {
 		return badRequest("component %q: want one of %s", f.Component, strings.Join(s.cfg.Order(), ", "))
 	}
 	return nil
+}
+
+// BenchRun is one bench job of a candidate as benchkit agents see it.
+type BenchRun struct {
+	Component string    `json:"component"`
+	Bench     string    `json:"bench"`
+	Round     int       `json:"round"` // 0 the first run, 1.. confirmation runs
+	State     string    `json:"state"` // queued | leased | done | failed
+	Agent     string    `json:"agent,omitempty"`
+	Attempt   int       `json:"attempt"`
+	Error     string    `json:"error,omitempty"`
+	Queued    time.Time `json:"queued_at"`
+	Finished  time.Time `json:"finished_at,omitzero"`
+	// Took is from queued to measured: queue wait, checkout and the runs.
+	Took string `json:"took,omitempty"`
+}
+
+// BenchPanel is a candidate's benchmarks on its page: the bench gate's
+// verdict (pass, fail, or pending while jobs are open or the gate has not
+// decided) and every bench job.
+type BenchPanel struct {
+	Verdict string     `json:"verdict"`
+	Runs    []BenchRun `json:"runs"`
+}
+
+// BenchJobs reads a candidate's bench jobs and verdict (the coordinator's
+// bench queue implements it).
+type BenchJobs interface {
+	BenchPanel(ctx context.Context, candidate string) (*BenchPanel, error)
 }

@@ -299,8 +299,9 @@ type CandidateView struct {
 	Failed    int              `json:"failed_jobs"`
 	// PromoteTo are the stages the candidate can be promoted to; PromoteNext
 	// is the one the menu offers first.
-	PromoteTo   []string `json:"promote_to"`
-	PromoteNext string   `json:"promote_next"`
+	PromoteTo   []string    `json:"promote_to"`
+	PromoteNext string      `json:"promote_next"`
+	Bench       *BenchPanel `json:"bench,omitempty"` // nil without bench jobs
 }
 
 // RevisionView is one pinned component.
@@ -353,6 +354,11 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	v.PromoteTo, v.PromoteNext = promotable(c.ID, proms)
 	if v.PromoteTo == nil {
 		v.PromoteTo = []string{}
+	}
+	if s.opts.BenchJobs != nil {
+		if v.Bench, err = s.opts.BenchJobs.BenchPanel(ctx, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	stages := slices.Clone(config.Stages)
 	stages = append(stages, "stamp")

@@ -30,9 +30,9 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Logger:  logger,
 		Extra:   map[string]http.Handler{},
 		Health:  sched.Health,
-		Mirrors: p.Mirrors,
 	}
 	opts.Subscriptions = subscriptionsPage{st}
+	addViews(&opts, p, st)
 	if f := cfg.Web.OperatorTokenFile; f != "" {
 		tok, err := web.ReadSecret(f)
 		if err != nil {
