@@ -154,6 +154,22 @@ MARK = "` + markers + `"
 	}
 	newRun := int64(body["run_id"].(float64))
 	waitFile(filepath.Join(markers, fmt.Sprintf("started-%d", newRun)))
+	// While it runs, the previous run's duration is its estimate.
+	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d", base, newRun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rv struct {
+		Jobs []struct {
+			State    string `json:"state"`
+			Estimate string `json:"estimate"`
+		} `json:"job_results"`
+	}
+	json.NewDecoder(resp.Body).Decode(&rv)
+	resp.Body.Close()
+	if len(rv.Jobs) != 1 || rv.Jobs[0].State != store.JobRunning || !strings.HasPrefix(rv.Jobs[0].Estimate, "~3s") {
+		t.Errorf("running rebuild's job = %+v, want running with the previous run's ~3s as estimate", rv.Jobs)
+	}
 
 	// Promote menu: only reachable stages, the next one selected.
 	cv := struct {

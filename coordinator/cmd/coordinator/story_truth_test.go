@@ -37,6 +37,10 @@ func newTruthStory(t *testing.T) *truthStory {
 	adapters := map[string]string{
 		"merkletree": `name = "merkletree"
 repo = "unused"
+[jobs.audit]
+stage = "forge"
+needs = ["test"]
+command = "true"
 [jobs.build]
 stage = "forge"
 command = "cargo build"
@@ -339,6 +343,11 @@ func TestStoryBrowserCulpritCompatAndSmallScreens(t *testing.T) {
 		if !strings.Contains(c, want) {
 			t.Errorf("candidate page explanation lacks %q:\n%s", want, c)
 		}
+	}
+	// Jobs in pipeline order, not alphabetical: audit needs test needs build.
+	order := run1(t, ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("#run-%d tr[data-job]")).map(tr => tr.dataset.job)`, run.ID)))
+	if strings.Join(order, " ") != "merkletree:build merkletree:test merkletree:audit rust-fil-proofs:build rust-fil-proofs:test" {
+		t.Errorf("jobs listed as %v, want pipeline order", order)
 	}
 	revs := run1(t, ctx, chromedp.Text(chromedp.CSS("#revisions")))
 	if !strings.Contains(revs, "docs: note 8") || !strings.Contains(revs, "Fixture Author") {
