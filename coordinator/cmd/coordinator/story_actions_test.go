@@ -251,4 +251,27 @@ MARK = "` + markers + `"
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// A rebuild of the older candidate's job, newer than the head's run,
+	// does not become the branch's state on the dashboard.
+	if code, body := post("/api/runs/2/jobs/app:build/rebuild"); code != http.StatusAccepted {
+		t.Fatalf("rebuild of the old candidate = %d %v", code, body)
+	}
+	time.Sleep(time.Second)
+	resp, err = http.Get(base + "/api/dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Rows []struct {
+			Cells []struct {
+				Stage, Candidate string
+			} `json:"cells"`
+		} `json:"rows"`
+	}
+	json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if len(d.Rows) != 1 || d.Rows[0].Cells[1].Stage != "forge" || d.Rows[0].Cells[1].Candidate == first.Candidate || d.Rows[0].Cells[1].Candidate == "" {
+		t.Errorf("dashboard forge cell = %+v, want the new head's candidate, not the rebuilt old one", d.Rows)
+	}
 }
