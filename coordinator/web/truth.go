@@ -173,10 +173,7 @@ func jobOrder(cfg *config.Config, jobs []*JobView) {
 	rank := map[string]int{}
 	n := 0
 	for _, st := range append(slices.Clone(config.Stages), "stamp") {
-		var stageJobs []*config.Job
-		for _, j := range cfg.StageJobs(st) {
-			stageJobs = append(stageJobs, j)
-		}
+		stageJobs := cfg.StageJobs(st)
 		done := map[string]bool{}
 		var visit func(j *config.Job)
 		visit = func(j *config.Job) {
