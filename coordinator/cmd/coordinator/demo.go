@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,6 +54,9 @@ func demoCmd(ctx context.Context, args []string) int {
 	d, err := newDemo(ctx, *dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator demo:", err)
+		if errors.Is(err, errUsedDir) {
+			return exitUsage
+		}
 		return exitInfra
 	}
 	fmt.Printf("demo: crates, configuration and state in %s\n", d.dir)
@@ -188,6 +192,8 @@ command = "cargo test --workspace"
 `
 )
 
+var errUsedDir = errors.New("give --dir a new folder")
+
 // newDemo writes the two repositories, their adapters and the configuration
 // under dir.
 func newDemo(ctx context.Context, dir string) (*demo, error) {
@@ -197,7 +203,7 @@ func newDemo(ctx context.Context, dir string) (*demo, error) {
 	}
 	d := &demo{dir: dir, up: filepath.Join(dir, "src", "merkletree"), down: filepath.Join(dir, "src", "rust-fil-proofs")}
 	if _, err := os.Stat(d.up); err == nil {
-		return nil, fmt.Errorf("%s exists: give --dir a new folder", d.up)
+		return nil, fmt.Errorf("%s exists: %w", d.up, errUsedDir)
 	}
 	if err := d.repo(ctx, d.up, "Maintainer <maintainer@example.org>", "merkletree 0.23.0", map[string]string{
 		"Cargo.toml": demoUpManifest, "src/lib.rs": demoLib, ".gitignore": "/target\nCargo.lock\n",

@@ -97,3 +97,27 @@ func TestDemoEndsWithCulpritAndServesIt(t *testing.T) {
 		t.Errorf("demo after Ctrl-C: %v", err)
 	}
 }
+
+// The demo says what it lacks and changes nothing: without git or cargo on
+// PATH, or with a --dir that already holds a demo.
+func TestDemoErrors(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0")
+	cmd.Env = []string{"PATH=" + filepath.Join(dir, "empty")}
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig || !strings.Contains(string(out), "git is not on PATH") {
+		t.Errorf("demo without git: %v %s, want exit 3 naming git", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d")); err == nil {
+		t.Errorf("demo without git made its folder")
+	}
+	os.MkdirAll(filepath.Join(dir, "d", "src", "merkletree"), 0o755)
+	out, err = exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "give --dir a new folder") {
+		t.Errorf("demo in a used folder: %v %s, want exit 2 asking for a new folder", err, out)
+	}
+	if code, _, _ := captureCLI(t, "demo", "--pace"); code != exitUsage {
+		t.Errorf("demo --pace without a value: %d, want 2", code)
+	}
+}
