@@ -74,7 +74,7 @@ type TargetCell struct {
 	Branch    string `json:"branch"`
 	Stage     string `json:"stage"`
 	State     string `json:"state"`   // queued | running | done
-	Verdict   string `json:"verdict"` // green, incompatible, failed, ... ("" until done)
+	Verdict   string `json:"verdict"` // green, incompatible, failed, eval-error, ... ("" until done)
 	RunID     int64  `json:"run_id"`
 	Candidate string `json:"candidate"`
 }
@@ -144,7 +144,7 @@ func collectStatus(ctx context.Context, st *store.Store, limit int, stateDir str
 	}
 	for _, tr := range latest {
 		s.Cells = append(s.Cells, TargetCell{Component: tr.Component, Branch: tr.Branch, Stage: tr.Run.Stage,
-			State: tr.Run.State, Verdict: tr.Run.Verdict, RunID: tr.Run.ID, Candidate: tr.Run.Candidate})
+			State: tr.Run.State, Verdict: web.VerdictWord(ctx, st, tr.Run), RunID: tr.Run.ID, Candidate: tr.Run.Candidate})
 	}
 	cands, err := headsFirst(ctx, st, limit)
 	if err != nil {
@@ -213,7 +213,11 @@ func printStatus(w io.Writer, s *Status) {
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
 		for _, r := range c.Runs {
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict)
+			verdict := r.Verdict
+			if e := r.Explanation; e != nil {
+				verdict = e.Verdict
+			}
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, verdict)
 			if e := r.Explanation; e != nil {
 				printExplanation(w, e)
 			}
