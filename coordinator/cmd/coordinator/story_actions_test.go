@@ -170,6 +170,16 @@ MARK = "` + markers + `"
 	if len(rv.Jobs) != 1 || rv.Jobs[0].State != store.JobRunning || !strings.HasPrefix(rv.Jobs[0].Estimate, "~3s") {
 		t.Errorf("running rebuild's job = %+v, want running with the previous run's ~3s as estimate", rv.Jobs)
 	}
+	// The candidate page, opened while the run runs, shows it finish by itself.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/candidates/"+first.Candidate), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#run-%d", newRun)))); err != nil {
+		t.Fatal(err)
+	}
+	if v := run1(t, bctx, chromedp.Evaluate[string](fmt.Sprintf(`document.getElementById("run-%d").dataset.verdict`, newRun))); v != "" {
+		t.Logf("run %d had finished (%s) before the page opened: the live update is not shown", newRun, v)
+	}
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#run-%d[data-verdict="green"]`, newRun)))); err != nil {
+		t.Fatalf("the candidate page never showed run %d green without a reload: %v", newRun, err)
+	}
 
 	// Promote menu: only reachable stages, the next one selected.
 	cv := struct {
