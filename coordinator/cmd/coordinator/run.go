@@ -57,6 +57,7 @@ func runCmd(ctx context.Context, args []string) int {
 		return outcome(ctx, os.Stdout, st, []*store.Run{run}, delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil)))
 	}
 	runs, err := p.Once(ctx, *through)
+	runs, err = n.withPRs(ctx, runs, err)
 	return outcome(ctx, os.Stdout, st, runs, delivered(ctx, n, logger, report(logger, runs, err)))
 }
 
@@ -77,7 +78,7 @@ func report(logger interface {
 		return exitOK
 	case errors.Is(err, pipeline.ErrGateFailed):
 		for _, r := range runs {
-			if r.Verdict == store.VerdictInfraError {
+			if r.Verdict == store.VerdictInfraError || r.Verdict == store.VerdictEvalError {
 				return exitInfra
 			}
 		}

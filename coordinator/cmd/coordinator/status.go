@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 	"github.com/ironworks-ci/ironworks/coordinator/web"
 )
@@ -60,6 +61,10 @@ type RunStatus struct {
 	*store.Run
 	Results     []JobStatus      `json:"results"`
 	Explanation *web.Explanation `json:"explanation,omitempty"`
+	// Hydra is the Hydra engine's evidence of the run's candidate at its
+	// stage: lock commit, eval, gate build, each job's build, store paths
+	// and products.
+	Hydra *store.HydraEval `json:"hydra,omitempty"`
 }
 
 // JobStatus is a job result and where its log is.
@@ -181,6 +186,11 @@ func collectStatus(ctx context.Context, st *store.Store, limit int, stateDir str
 				}
 				rs.Results = append(rs.Results, js)
 			}
+			if r.Engine == "hydra" {
+				if h, err := st.HydraEvalOf(ctx, r.Stage, c.ID); err == nil {
+					rs.Hydra = h
+				}
+			}
 			cs.Runs = append(cs.Runs, rs)
 		}
 		s.Candidates = append(s.Candidates, cs)
@@ -217,9 +227,12 @@ func printStatus(w io.Writer, s *Status) {
 			if e := r.Explanation; e != nil {
 				verdict = e.Verdict
 			}
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, verdict)
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail))
 			if e := r.Explanation; e != nil {
 				printExplanation(w, e)
+			}
+			if h := r.Hydra; h != nil {
+				fmt.Fprintf(w, "    hydra %s eval %d gate build %d lock %s (%s)\n", h.Jobset, h.EvalID, h.GateBuild, store.ShortRev(h.LockCommit), h.State)
 			}
 			for _, j := range r.Results {
 				d := ""
