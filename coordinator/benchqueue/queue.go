@@ -324,11 +324,15 @@ type JobInfo struct {
 	Attempt   int    `json:"attempt"`
 	Agent     string `json:"agent"`
 	Error     string `json:"error,omitempty"`
+	// CreatedAt is when the job was queued, FinishedAt when its samples (or
+	// its failure) arrived; zero while it is open.
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // Jobs lists the jobs of a candidate in creation order.
 func (q *Queue) Jobs(ctx context.Context, candidate string) ([]JobInfo, error) {
-	rows, err := q.st.DB.QueryContext(ctx, `SELECT id, candidate, component, bench, round, state, attempt, agent, error FROM bench_jobs WHERE candidate=? ORDER BY id`, candidate)
+	rows, err := q.st.DB.QueryContext(ctx, `SELECT id, candidate, component, bench, round, state, attempt, agent, error, created_at, finished_at FROM bench_jobs WHERE candidate=? ORDER BY id`, candidate)
 	if err != nil {
 		return nil, fmt.Errorf("benchqueue: jobs: %w", err)
 	}
@@ -336,8 +340,13 @@ func (q *Queue) Jobs(ctx context.Context, candidate string) ([]JobInfo, error) {
 	var out []JobInfo
 	for rows.Next() {
 		var j JobInfo
-		if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Bench, &j.Round, &j.State, &j.Attempt, &j.Agent, &j.Error); err != nil {
+		var created, finished int64
+		if err := rows.Scan(&j.ID, &j.Candidate, &j.Component, &j.Bench, &j.Round, &j.State, &j.Attempt, &j.Agent, &j.Error, &created, &finished); err != nil {
 			return nil, err
+		}
+		j.CreatedAt = time.UnixMilli(created)
+		if finished > 0 {
+			j.FinishedAt = time.UnixMilli(finished)
 		}
 		out = append(out, j)
 	}

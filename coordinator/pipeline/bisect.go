@@ -103,7 +103,7 @@ func (p *Pipeline) bisect(ctx context.Context, cand *store.Candidate, run *store
 	cs := slices.Clone(commits)
 	lo, hi := -1, len(cs)-1
 	probes := 0
-	var skipped []string
+	skipped := []string{} // [] in JSON, never null
 	for hi-lo > 1 {
 		if probes >= limit {
 			info := map[string]any{"probes": probes, "commits": len(commits), "skipped": skipped,

@@ -171,6 +171,12 @@ func (s *Scheduler) Pass(ctx context.Context) (passErr error) {
 					break
 				}
 			}
+			if held, err := s.cancelled(ctx, c.ID, stage); err != nil || held {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := s.P.Enqueue(ctx, c, stage, pipeline.RunOptions{Jobs: jobs}); err != nil {
 				return err
 			}
@@ -183,6 +189,22 @@ func (s *Scheduler) Pass(ctx context.Context) (passErr error) {
 		return err
 	}
 	return s.scheduled(ctx, cands)
+}
+
+// OperatorCancel is the reason an operator's cancel records: the scheduler
+// does not queue that candidate's stage again until it changes (a new commit
+// is a new candidate) or an operator asks (rebuild, promote).
+const OperatorCancel = "cancelled by an operator"
+
+// cancelled reports whether the newest stage run of a candidate at stage was
+// cancelled by an operator.
+func (s *Scheduler) cancelled(ctx context.Context, cand, stage string) (bool, error) {
+	runs, err := s.P.Store.Runs(ctx, store.RunFilter{Candidate: cand, Stage: stage, Kind: "stage", Limit: 1})
+	if err != nil || len(runs) == 0 {
+		return false, err
+	}
+	r := runs[0]
+	return r.State == store.RunCancelled && r.Detail["reason"] == OperatorCancel, nil
 }
 
 // unscheduled is what a stage run covers in the daemon: scheduled jobs run in

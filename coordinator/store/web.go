@@ -75,11 +75,13 @@ type TargetRun struct {
 // component's (or that lists no jobs yet). Only runs of head candidates count:
 // a bisection probe pins an older upstream and says nothing of the branch's
 // state, a pull request's run is not the branch's, and a cancelled run
-// proved nothing.
+// proved nothing. The newest candidate with such a run wins, then its
+// newest run: a rebuild of an older candidate's job does not speak for the
+// branch's head.
 func (s *Store) LatestTargetRuns(ctx context.Context) ([]TargetRun, error) {
 	rows, err := s.DB.QueryContext(ctx, `WITH x AS (
 		SELECT r.id AS id, je.key AS component, json_extract(je.value, '$.branch') AS branch,
-			row_number() OVER (PARTITION BY je.key, json_extract(je.value, '$.branch'), r.stage ORDER BY r.id DESC) AS n
+			row_number() OVER (PARTITION BY je.key, json_extract(je.value, '$.branch'), r.stage ORDER BY c.created_at DESC, c.rowid DESC, r.id DESC) AS n
 		FROM runs r JOIN candidates c ON c.id = r.candidate, json_each(c.revisions) je
 		WHERE c.origin = 'head' AND r.kind != 'bisect' AND r.state != 'cancelled' AND (json_array_length(r.jobs) = 0 OR EXISTS (
 			SELECT 1 FROM json_each(r.jobs) j WHERE substr(j.value, 1, length(je.key) + 1) = je.key || ':')))
@@ -105,13 +107,13 @@ func (s *Store) LatestTargetRuns(ctx context.Context) ([]TargetRun, error) {
 // HistoryFilter selects finished and unfinished runs for the history view;
 // zero fields match everything.
 type HistoryFilter struct {
-	Stage     string
-	Verdict   string
-	State     string
-	Component string // the candidate pins this component...
-	Branch    string // ...at this branch (with or without Component)
-	Limit     int
-	Offset    int
+	Stage     string `json:"stage"`
+	Verdict   string `json:"verdict"`
+	State     string `json:"state"`
+	Component string `json:"component"` // the candidate pins this component...
+	Branch    string `json:"branch"`    // ...at this branch (with or without Component)
+	Limit     int    `json:"limit"`
+	Offset    int    `json:"offset"`
 }
 
 // History lists runs matching f, newest first, and how many match in all.

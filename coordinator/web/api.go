@@ -3,8 +3,10 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -161,12 +163,14 @@ func (s *Server) apiRebuild(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.opts.Actions.Rebuild(r.Context(), runID, job); err != nil {
+	newRun, err := s.opts.Actions.Rebuild(r.Context(), runID, job)
+	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	s.actionDone(w, r, "rebuild", "run", runID, "job", job, "via", "api")
-	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": runID, "job": job, "rebuilding": true})
+	s.actionDone(w, r, "rebuild", "run", runID, "job", job, "new_run", newRun, "via", "api")
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": newRun, "rebuild_of": runID, "job": job, "rebuilding": true,
+		"url": fmt.Sprintf("/runs/%d/jobs/%s", newRun, url.PathEscape(job))})
 }
 
 func (s *Server) apiCancel(w http.ResponseWriter, r *http.Request) {

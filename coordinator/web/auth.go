@@ -123,7 +123,7 @@ func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		h(w, r)
+		h(w, s.withLive(r))
 	}
 }
 

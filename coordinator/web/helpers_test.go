@@ -67,14 +67,14 @@ func (r *recorder) calls(method string) []call {
 	return out
 }
 
-func (r *recorder) Rebuild(ctx context.Context, runID int64, job string) error {
+func (r *recorder) Rebuild(ctx context.Context, runID int64, job string) (int64, error) {
 	if err := r.record("Rebuild", runID, job); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := r.st.JobResult(ctx, runID, job); err != nil {
-		return err
+		return 0, err
 	}
-	return r.st.ResetJob(ctx, runID, job)
+	return runID, r.st.ResetJob(ctx, runID, job)
 }
 
 func (r *recorder) RebuildFailed(ctx context.Context, id string) (int, error) {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/metrics"
+	"github.com/ironworks-ci/ironworks/coordinator/source"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -36,12 +37,13 @@ var assets embed.FS
 // build) because webhook responses wait for it. An error wrapping
 // store.ErrNotFound is answered 404, one wrapping ErrRefused 409.
 type Actions interface {
-	// Rebuild puts one job of a run back in the queue.
-	Rebuild(ctx context.Context, runID int64, job string) error
+	// Rebuild runs one job of a run again, in a new run whose ID it returns
+	// (the run itself when the implementation re-queues the job in place).
+	Rebuild(ctx context.Context, runID int64, job string) (int64, error)
 	// RebuildFailed re-queues every failed job of a candidate's runs and
 	// reports how many it re-queued.
 	RebuildFailed(ctx context.Context, candidateID string) (int, error)
-	// Cancel cancels a queued or running run.
+	// Cancel cancels a queued or running run; a finished one is ErrRefused.
 	Cancel(ctx context.Context, runID int64) error
 	// Promote asks for a candidate to be promoted to stage.
 	Promote(ctx context.Context, candidateID, stage string) error
@@ -134,7 +136,12 @@ type Options struct {
 	// Private requires a login for every page and API read.
 	Private bool
 
-	Bench         BenchData     // optional
+	Bench BenchData // optional
+	// BenchJobs shows bench jobs and the bench verdict on candidate pages; optional.
+	BenchJobs BenchJobs
+	// Mirrors gives commit subjects and authors and the upstream history of
+	// the compatibility view; optional.
+	Mirrors       *source.Mirrors
 	Subscriptions Subscriptions // optional
 	Logger        *log.Logger   // optional; default discards
 	// TailInterval is how often a live log is polled for new lines (default 250ms).
@@ -254,6 +261,8 @@ func (s *Server) routes() (err error) {
 	m.HandleFunc("GET /bench", s.read(s.benchIndex))
 	m.HandleFunc("GET /bench/{metric}", s.read(s.benchPage))
 	m.HandleFunc("GET /subscriptions", s.read(s.subscriptionsPage))
+	m.HandleFunc("GET /compat", s.read(s.compatPage))
+	m.HandleFunc("GET /events", s.read(s.changes))
 	m.HandleFunc("POST /runs/{id}/jobs/{job}/rebuild", s.operatorForm(s.formRebuild))
 	m.HandleFunc("POST /runs/{id}/cancel", s.operatorForm(s.formCancel))
 	m.HandleFunc("POST /candidates/{id}/rebuild-failed", s.operatorForm(s.formRebuildFailed))
@@ -266,6 +275,7 @@ func (s *Server) routes() (err error) {
 	m.HandleFunc("GET /api/runs/{id}/jobs/{job}", s.apiRead(s.apiJob))
 	m.HandleFunc("GET /api/runs/{id}/jobs/{job}/log", s.apiRead(s.apiLog))
 	m.HandleFunc("GET /api/history", s.apiRead(s.apiHistory))
+	m.HandleFunc("GET /api/compat", s.apiRead(s.apiCompat))
 	m.HandleFunc("POST /api/runs/{id}/jobs/{job}/rebuild", s.apiOperator(s.apiRebuild))
 	m.HandleFunc("POST /api/runs/{id}/cancel", s.apiOperator(s.apiCancel))
 	m.HandleFunc("POST /api/candidates/{id}/rebuild-failed", s.apiOperator(s.apiRebuildFailed))

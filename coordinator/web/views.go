@@ -107,6 +107,7 @@ type Dashboard struct {
 	Queued  int        `json:"queued"`
 	Running int        `json:"running"`
 	BuiltAt time.Time  `json:"built_at"`
+	Live    string     `json:"-"` // the store's fingerprint before it was built
 }
 
 // RunView is a run with its display status and jobs.
@@ -116,6 +117,8 @@ type RunView struct {
 	Label  string     `json:"label"`
 	Short  string     `json:"candidate_short,omitempty"`
 	Jobs   []*JobView `json:"job_results,omitempty"`
+	// Explain says why a red run is red: culprit, range, probes.
+	Explain *Explanation `json:"explanation,omitempty"`
 }
 
 // JobView is a job result with its display status.
@@ -125,6 +128,9 @@ type JobView struct {
 	Seconds  float64 `json:"duration_seconds"`
 	Final    bool    `json:"final"`
 	Duration string  `json:"-"`
+	// Estimate is how long the job took in its previous finished run, shown
+	// while it runs.
+	Estimate string `json:"estimate,omitempty"`
 }
 
 func newJobView(j *store.JobResult, now time.Time) *JobView {
@@ -143,6 +149,12 @@ func newJobView(j *store.JobResult, now time.Time) *JobView {
 func (s *Server) runView(ctx context.Context, r *store.Run, withJobs bool) (*RunView, error) {
 	v := &RunView{Run: r}
 	v.Status, v.Label = runStatus(r)
+	if r.State == store.RunDone {
+		v.Explain = Explain(ctx, s.st, r)
+		if v.Status == stRed {
+			v.Label = VerdictWord(ctx, s.st, r)
+		}
+	}
 	if withJobs {
 		jobs, err := s.st.JobResults(ctx, r.ID)
 		if err != nil {
@@ -152,12 +164,15 @@ func (s *Server) runView(ctx context.Context, r *store.Run, withJobs bool) (*Run
 		for _, j := range jobs {
 			v.Jobs = append(v.Jobs, newJobView(j, now))
 		}
+		jobOrder(s.cfg, v.Jobs)
+		s.estimate(ctx, r, v.Jobs)
 	}
 	return v, nil
 }
 
 func (s *Server) buildDashboard(ctx context.Context) (*Dashboard, error) {
-	d := &Dashboard{Stages: config.Stages, BuiltAt: time.Now()}
+	fp, _ := s.st.Fingerprint(ctx)
+	d := &Dashboard{Stages: config.Stages, BuiltAt: time.Now(), Live: fp}
 	targets, err := s.st.Targets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -206,6 +221,9 @@ func (s *Server) buildDashboard(ctx context.Context) (*Dashboard, error) {
 			c := Cell{Stage: st, Status: stNone, Label: "no run"}
 			if run := byCell[k][st]; run != nil {
 				c.Status, c.Label = runStatus(run)
+				if c.Status == stRed && run.State == store.RunDone {
+					c.Label = VerdictWord(ctx, s.st, run)
+				}
 				c.RunID, c.Candidate, c.Changed = run.ID, run.Candidate, lastChange(run)
 				if run.State == store.RunRunning {
 					p, ok := progress[run.ID]
@@ -264,7 +282,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	if s.operatorSession(r) == nil {
 		page, err := s.anonymousPage(d, func() ([]byte, error) {
 			var b bytes.Buffer
-			err := s.pages["dashboard"].Execute(&b, pageData{Title: "Dashboard", Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Data: d})
+			err := s.pages["dashboard"].Execute(&b, pageData{Title: "Dashboard", Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Live: d.Live, Data: d})
 			return b.Bytes(), err
 		})
 		if err != nil {
@@ -285,13 +303,20 @@ type CandidateView struct {
 	Revisions []RevisionView   `json:"-"`
 	Stages    []StageView      `json:"stages"`
 	Failed    int              `json:"failed_jobs"`
+	// PromoteTo are the stages the candidate can be promoted to; PromoteNext
+	// is the one the menu offers first.
+	PromoteTo   []string    `json:"promote_to"`
+	PromoteNext string      `json:"promote_next"`
+	Bench       *BenchPanel `json:"bench,omitempty"` // nil without bench jobs
 }
 
 // RevisionView is one pinned component.
 type RevisionView struct {
 	Component string
 	store.Revision
-	Link string
+	Link    string
+	Subject string
+	Author  string
 }
 
 // StageView is a candidate at one stage: promotion, and runs newest first.
@@ -322,6 +347,8 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 		if gh, ok := forge.RepoFromURL(rev.Repo); ok && forge.IsSHA(rev.Rev) {
 			rv.Link = "https://github.com/" + gh + "/commit/" + rev.Rev
 		}
+		c := s.describe(ctx, n, rev.Rev)
+		rv.Subject, rv.Author = c.Subject, c.Author
 		v.Revisions = append(v.Revisions, rv)
 	}
 	runs, err := s.st.Runs(ctx, store.RunFilter{Candidate: c.ID, Limit: 500})
@@ -331,6 +358,15 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	proms, err := s.st.Promotions(ctx, "")
 	if err != nil {
 		return nil, err
+	}
+	v.PromoteTo, v.PromoteNext = promotable(c.ID, proms)
+	if v.PromoteTo == nil {
+		v.PromoteTo = []string{}
+	}
+	if s.opts.BenchJobs != nil {
+		if v.Bench, err = s.opts.BenchJobs.BenchPanel(ctx, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	stages := slices.Clone(config.Stages)
 	stages = append(stages, "stamp")
@@ -363,7 +399,16 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 		case sv.Promotion != nil:
 			sv.Status, sv.Label = stGreen, "promoted"
 		case len(sv.Runs) > 0:
-			sv.Status, sv.Label = sv.Runs[0].Status, sv.Runs[0].Label
+			// A bisection probe of this very candidate (the bad end
+			// re-tested) does not speak for the stage: its stage run does.
+			lead := sv.Runs[0]
+			for _, r := range sv.Runs {
+				if r.Kind != "bisect" {
+					lead = r
+					break
+				}
+			}
+			sv.Status, sv.Label = lead.Status, lead.Label
 		}
 		if st == "stamp" && sv.Promotion == nil && len(sv.Runs) == 0 {
 			continue
@@ -478,6 +523,9 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 		Component: q.Get("component"), Branch: q.Get("branch"),
 		Limit: historyPageSize, Offset: (page - 1) * historyPageSize,
 	}
+	if err := s.checkFilter(f); err != nil {
+		return nil, err
+	}
 	runs, total, err := s.st.History(ctx, f)
 	if err != nil {
 		return nil, err
@@ -489,6 +537,9 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 			store.VerdictTimeout, store.VerdictAdapterError, store.VerdictEvalError}}
 	for _, run := range runs {
 		rv, _ := s.runView(ctx, run, false)
+		if c, err := s.st.Candidate(ctx, run.Candidate); err == nil {
+			rv.Short = c.Short()
+		}
 		v.Runs = append(v.Runs, rv)
 	}
 	link := func(p int) string {
@@ -680,12 +731,14 @@ func (s *Server) formRebuild(w http.ResponseWriter, r *http.Request, _ *session)
 	if !ok {
 		return
 	}
-	if err := s.opts.Actions.Rebuild(r.Context(), runID, job); err != nil {
+	newRun, err := s.opts.Actions.Rebuild(r.Context(), runID, job)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.actionDone(w, r, "rebuild", "run", runID, "job", job)
-	http.Redirect(w, r, fmt.Sprintf("/runs/%d/jobs/%s", runID, url.PathEscape(job)), http.StatusSeeOther)
+	s.actionDone(w, r, "rebuild", "run", runID, "job", job, "new_run", newRun)
+	// The operator lands on the new attempt's live log, not the old one.
+	http.Redirect(w, r, fmt.Sprintf("/runs/%d/jobs/%s", newRun, url.PathEscape(job)), http.StatusSeeOther)
 }
 
 func (s *Server) formCancel(w http.ResponseWriter, r *http.Request, _ *session) {
@@ -793,7 +846,10 @@ type pageData struct {
 	Private  bool
 	// Unsandboxed: jobs run with engine.sandbox = "off"; every page says so.
 	Unsandboxed bool
-	Data        any
+	// Live is the store's fingerprint when the page was made: the change
+	// stream (/events) tells the page when it is out of date.
+	Live string
+	Data any
 }
 
 var funcs = template.FuncMap{
@@ -839,7 +895,10 @@ func parsePages() (map[string]*pageTemplate, error) {
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, page, title string, data any) {
 	t := s.pages[page]
-	pd := pageData{Title: title, Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Data: data}
+	pd := pageData{Title: title, Private: s.opts.Private, Unsandboxed: s.unsandboxed(), Live: liveOf(r), Data: data}
+	if d, ok := data.(*Dashboard); ok {
+		pd.Live = d.Live
+	}
 	if sess := s.operatorSession(r); sess != nil {
 		pd.Operator, pd.CSRF = true, sess.csrf
 	}

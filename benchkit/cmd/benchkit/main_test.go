@@ -268,6 +268,16 @@ func TestSimulateCLI(t *testing.T) {
 	if code, _, _ := bk(t, "simulate", "--n", "1"); code != exitUsage {
 		t.Error("--n 1 accepted")
 	}
+	// --threshold is a percentage, as in compare and adapter.toml.
+	code, out, _ = bk(t, "simulate", "--trials", "50", "--threshold", "10%")
+	if code != exitOK || !strings.Contains(out, "threshold 10%") {
+		t.Errorf("simulate --threshold 10%%: %d %s", code, out)
+	}
+	for _, bad := range []string{"0.05", "0%", "five"} {
+		if code, _, errOut := bk(t, "simulate", "--threshold", bad); code != exitUsage || !strings.Contains(errOut, "--threshold") {
+			t.Errorf("simulate --threshold %s: %d %q, want a usage error naming the flag", bad, code, errOut)
+		}
+	}
 }
 
 func TestAgentFlags(t *testing.T) {

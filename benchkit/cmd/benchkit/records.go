@@ -13,6 +13,7 @@ import (
 	"github.com/ironworks-ci/ironworks/benchkit/results"
 	"github.com/ironworks-ci/ironworks/benchkit/runner"
 	"github.com/ironworks-ci/ironworks/benchkit/stats"
+	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/sandbox"
 )
 
@@ -169,7 +170,7 @@ func cmdSimulate(ctx context.Context, e *env, args []string) int {
 	trials := fs.Int("trials", 10000, "comparisons per shift")
 	n := fs.Int("n", 10, "runs per side")
 	cv := fs.Float64("cv", 0.02, "coefficient of variation of a run")
-	threshold := fs.Float64("threshold", 0.05, "benchkit's minimum effect (fraction)")
+	thresholdFlag := fs.String("threshold", "5%", "benchkit's minimum effect, a percentage as in adapter.toml and compare")
 	budget := fs.Int("budget", 40, "candidate samples the confirmation runs may reach")
 	outliers := fs.Float64("outliers", 0, "probability that a run is 20% slow")
 	batches := fs.Bool("batches", false, "simulate a host that holds a clock state per batch: stored baseline against interleaved ABAB measurement")
@@ -180,8 +181,14 @@ func cmdSimulate(ctx context.Context, e *env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *n < 2 || *trials < 1 || *cv < 0 || *threshold <= 0 {
-		fmt.Fprintln(e.stderr, "benchkit simulate: need --n >= 2, --trials >= 1, --cv >= 0, --threshold > 0")
+	var th config.Percent
+	if err := th.UnmarshalText([]byte(*thresholdFlag)); err != nil || th.Fraction <= 0 {
+		fmt.Fprintf(e.stderr, "benchkit simulate: --threshold: bad threshold %q (want a percentage such as 5%%)\n", *thresholdFlag)
+		return exitUsage
+	}
+	threshold := &th.Fraction
+	if *n < 2 || *trials < 1 || *cv < 0 {
+		fmt.Fprintln(e.stderr, "benchkit simulate: need --n >= 2, --trials >= 1, --cv >= 0")
 		return exitUsage
 	}
 	if *batches {

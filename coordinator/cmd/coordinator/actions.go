@@ -22,23 +22,24 @@ type actions struct {
 
 var _ web.Actions = (*actions)(nil)
 
-func (a *actions) Rebuild(ctx context.Context, runID int64, job string) error {
+func (a *actions) Rebuild(ctx context.Context, runID int64, job string) (int64, error) {
 	run, err := a.p.Store.Run(ctx, runID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !contains(run.Jobs, job) {
-		return fmt.Errorf("run %d has no job %q: %w", runID, job, store.ErrNotFound)
+		return 0, fmt.Errorf("run %d has no job %q: %w", runID, job, store.ErrNotFound)
 	}
 	cand, err := a.p.Store.Candidate(ctx, run.Candidate)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := a.p.Enqueue(ctx, cand, run.Stage, pipeline.RunOptions{Kind: "rebuild", Jobs: []string{job}, New: true}); err != nil {
-		return err
+	nr, err := a.p.Enqueue(ctx, cand, run.Stage, pipeline.RunOptions{Kind: "rebuild", Jobs: []string{job}, New: true})
+	if err != nil {
+		return 0, err
 	}
 	a.sched.Wake()
-	return nil
+	return nr.ID, nil
 }
 
 func (a *actions) RebuildFailed(ctx context.Context, candidateID string) (int, error) {
@@ -107,10 +108,14 @@ func orderJobs(p *pipeline.Pipeline, ids []string) []string {
 }
 
 func (a *actions) Cancel(ctx context.Context, runID int64) error {
-	if _, err := a.p.Store.Run(ctx, runID); err != nil {
+	run, err := a.p.Store.Run(ctx, runID)
+	if err != nil {
 		return err
 	}
-	if err := a.p.Store.Cancel(ctx, runID, "cancelled by an operator"); err != nil {
+	if run.State == store.RunDone || run.State == store.RunCancelled {
+		return fmt.Errorf("run %d is %s already: %w", runID, run.State, web.ErrRefused)
+	}
+	if err := a.p.Store.Cancel(ctx, runID, scheduler.OperatorCancel); err != nil {
 		return err
 	}
 	a.sched.Stop(runID) // kill its jobs if it is executing

@@ -24,6 +24,9 @@ func runCmd(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := checkStage("run", "--through", *through); !ok {
+		return code
+	}
 	if !*once {
 		fmt.Fprintln(os.Stderr, "coordinator run: --once is required (the daemon is 'coordinator serve')")
 		return exitUsage
@@ -51,11 +54,11 @@ func runCmd(ctx context.Context, args []string) int {
 			logger.Error("run", "err", err)
 			return exitUsage
 		}
-		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
+		return outcome(ctx, os.Stdout, st, []*store.Run{run}, delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil)))
 	}
 	runs, err := p.Once(ctx, *through)
 	runs, err = n.withPRs(ctx, runs, err)
-	return delivered(ctx, n, logger, report(logger, runs, err))
+	return outcome(ctx, os.Stdout, st, runs, delivered(ctx, n, logger, report(logger, runs, err)))
 }
 
 func report(logger interface {

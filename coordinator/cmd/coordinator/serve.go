@@ -24,6 +24,9 @@ func serveCmd(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := checkStage("serve", "--through", *through); !ok {
+		return code
+	}
 	logger := newLogger(os.Stderr)
 	cfg, st, p, err := openPipeline(ctx, *cfgPath, "serve", logger)
 	if err != nil {

@@ -13,20 +13,27 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
+	"github.com/ironworks-ci/ironworks/coordinator/web"
 )
 
 func init() {
 	register(&command{name: "status", summary: "show targets, candidates, stages and job results", run: statusCmd})
 }
 
-// Status is what `coordinator status --json` prints.
+// Status is what `coordinator status --json` prints. Lists are [] when
+// empty, never null.
 type Status struct {
 	Benchmarks []BenchStatus       `json:"benchmarks"`
 	Targets    []store.Target      `json:"targets"`
 	States     []store.TargetState `json:"states"`
-	Candidates []CandidateStatus   `json:"candidates"`
+	// Cells are each target's state at each stage as the dashboard shows it:
+	// from the newest run of the newest head candidate (never a bisection
+	// probe, a pull request's run or a cancelled run), with its verdict word.
+	Cells      []TargetCell      `json:"cells"`
+	Candidates []CandidateStatus `json:"candidates"`
 	// Sandbox is how local jobs are isolated: "bwrap" or "off".
 	Sandbox string `json:"sandbox"`
 }
@@ -49,14 +56,32 @@ type CandidateStatus struct {
 	Runs     []RunStatus `json:"runs"`
 }
 
-// RunStatus is a run with its job results.
+// RunStatus is a run with its job results and, when it is red, why.
 type RunStatus struct {
 	*store.Run
-	Results []*store.JobResult `json:"results"`
+	Results     []JobStatus      `json:"results"`
+	Explanation *web.Explanation `json:"explanation,omitempty"`
 	// Hydra is the Hydra engine's evidence of the run's candidate at its
 	// stage: lock commit, eval, gate build, each job's build, store paths
 	// and products.
 	Hydra *store.HydraEval `json:"hydra,omitempty"`
+}
+
+// JobStatus is a job result and where its log is.
+type JobStatus struct {
+	*store.JobResult
+	LogPath string `json:"log_path,omitempty"` // the local engine's log file, when there is one
+}
+
+// TargetCell is a target's state at one stage.
+type TargetCell struct {
+	Component string `json:"component"`
+	Branch    string `json:"branch"`
+	Stage     string `json:"stage"`
+	State     string `json:"state"`   // queued | running | done
+	Verdict   string `json:"verdict"` // green, incompatible, failed, eval-error, ... ("" until done)
+	RunID     int64  `json:"run_id"`
+	Candidate string `json:"candidate"`
 }
 
 func statusCmd(ctx context.Context, args []string) int {
@@ -73,7 +98,7 @@ func statusCmd(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
-	s, err := collectStatus(ctx, st, *limit)
+	s, err := collectStatus(ctx, st, *limit, cfg.StateDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator status:", err)
 		return exitInfra
@@ -81,7 +106,7 @@ func statusCmd(ctx context.Context, args []string) int {
 	s.Sandbox = cfg.Engine.Sandbox
 	for _, stage := range config.Stages {
 		for _, b := range benchEntries(cfg, stage) {
-			bs := BenchStatus{Component: b.Component, Name: b.Name, Stage: b.Stage, Requires: b.Requires, Parser: b.Parser, Repeat: b.Repeat}
+			bs := BenchStatus{Component: b.Component, Name: b.Name, Stage: b.Stage, Requires: append([]string{}, b.Requires...), Parser: b.Parser, Repeat: b.Repeat, Metrics: []string{}}
 			names := make([]string, 0, len(b.Metrics))
 			for m := range b.Metrics {
 				names = append(names, m)
@@ -106,16 +131,27 @@ func statusCmd(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, error) {
-	var s Status
-	var err error
-	if s.Targets, err = st.Targets(ctx); err != nil {
+func collectStatus(ctx context.Context, st *store.Store, limit int, stateDir string) (*Status, error) {
+	s := Status{Benchmarks: []BenchStatus{}, Targets: []store.Target{}, States: []store.TargetState{}, Cells: []TargetCell{}, Candidates: []CandidateStatus{}}
+	targets, err := st.Targets(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if s.States, err = st.TargetStates(ctx); err != nil {
+	s.Targets = append(s.Targets, targets...)
+	states, err := st.TargetStates(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cands, err := st.Candidates(ctx, limit)
+	s.States = append(s.States, states...)
+	latest, err := st.LatestTargetRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, tr := range latest {
+		s.Cells = append(s.Cells, TargetCell{Component: tr.Component, Branch: tr.Branch, Stage: tr.Run.Stage,
+			State: tr.Run.State, Verdict: web.VerdictWord(ctx, st, tr.Run), RunID: tr.Run.ID, Candidate: tr.Run.Candidate})
+	}
+	cands, err := headsFirst(ctx, st, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +160,7 @@ func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, er
 		return nil, err
 	}
 	for _, c := range cands {
-		cs := CandidateStatus{Candidate: c, Promoted: []string{}}
+		cs := CandidateStatus{Candidate: c, Promoted: []string{}, Runs: []RunStatus{}}
 		for _, p := range proms {
 			if p.Candidate == c.ID {
 				cs.Promoted = append(cs.Promoted, p.Stage)
@@ -139,7 +175,17 @@ func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, er
 			if err != nil {
 				return nil, err
 			}
-			rs := RunStatus{Run: r, Results: res}
+			rs := RunStatus{Run: r, Results: []JobStatus{}}
+			if r.State == store.RunDone {
+				rs.Explanation = web.Explain(ctx, st, r)
+			}
+			for _, j := range res {
+				js := JobStatus{JobResult: j}
+				if p := local.LogPath(stateDir, r.ID, j.Job); fileExists(p) {
+					js.LogPath = p
+				}
+				rs.Results = append(rs.Results, js)
+			}
 			if r.Engine == "hydra" {
 				if h, err := st.HydraEvalOf(ctx, r.Stage, c.ID); err == nil {
 					rs.Hydra = h
@@ -160,9 +206,9 @@ func printStatus(w io.Writer, s *Status) {
 	fmt.Fprintln(tw, "TARGET\tHEAD\tSTAGE STATES")
 	for _, t := range s.Targets {
 		states := ""
-		for _, ts := range s.States {
-			if ts.Component == t.Component && ts.Branch == t.Branch {
-				states += fmt.Sprintf("%s=%s ", ts.Stage, ts.State)
+		for _, c := range s.Cells {
+			if c.Component == t.Component && c.Branch == t.Branch {
+				states += fmt.Sprintf("%s=%s ", c.Stage, cellWord(c))
 			}
 		}
 		fmt.Fprintf(tw, "%s/%s\t%s\t%s\n", t.Component, t.Branch, store.ShortRev(t.Head), states)
@@ -177,7 +223,14 @@ func printStatus(w io.Writer, s *Status) {
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
 		for _, r := range c.Runs {
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict, pipeline.RetryText(r.Detail))
+			verdict := r.Verdict
+			if e := r.Explanation; e != nil {
+				verdict = e.Verdict
+			}
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail))
+			if e := r.Explanation; e != nil {
+				printExplanation(w, e)
+			}
 			if h := r.Hydra; h != nil {
 				fmt.Fprintf(w, "    hydra %s eval %d gate build %d lock %s (%s)\n", h.Jobset, h.EvalID, h.GateBuild, store.ShortRev(h.LockCommit), h.State)
 			}
@@ -187,6 +240,9 @@ func printStatus(w io.Writer, s *Status) {
 					d = dur.Round(time.Millisecond).String()
 				}
 				fmt.Fprintf(w, "    %-40s %-12s %8s %s\n", j.Job, j.State, d, j.Reason)
+				if j.LogPath != "" {
+					fmt.Fprintf(w, "      log %s\n", j.LogPath)
+				}
 			}
 		}
 	}

@@ -30,7 +30,7 @@ import (
 
 type noActions struct{}
 
-func (noActions) Rebuild(context.Context, int64, string) error          { return nil }
+func (noActions) Rebuild(context.Context, int64, string) (int64, error) { return 0, nil }
 func (noActions) RebuildFailed(context.Context, string) (int, error)    { return 0, nil }
 func (noActions) Cancel(context.Context, int64) error                   { return nil }
 func (noActions) Promote(context.Context, string, string) error         { return nil }

@@ -1,5 +1,6 @@
-// Ironworks UI: live job logs over server-sent events, and a dashboard that
-// refreshes itself. Everything else is plain server-rendered HTML.
+// Ironworks UI: live job logs over server-sent events, and pages that
+// reload their live part when the coordinator's state changes (the /events
+// stream). Everything else is plain server-rendered HTML.
 "use strict";
 
 function followLog(pre) {
@@ -8,7 +9,6 @@ function followLog(pre) {
   es.onmessage = (e) => {
     const n = e.lastEventId;
     if (document.getElementById("L" + n)) return; // already shown (resume overlap)
-    const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
     const line = document.createElement("span");
     line.className = "line";
     line.id = "L" + n;
@@ -18,7 +18,7 @@ function followLog(pre) {
     a.textContent = n;
     line.append(a, document.createTextNode(e.data));
     pre.append(line);
-    if (atBottom) window.scrollTo(0, document.body.scrollHeight);
+    if (following()) window.scrollTo(0, document.body.scrollHeight);
   };
   es.addEventListener("end", (e) => {
     es.close();
@@ -33,25 +33,44 @@ function followLog(pre) {
   es.onopen = () => { if (status) status.textContent = "following live…"; };
 }
 
-function refresh(el) {
-  const every = Number(el.dataset.refresh) * 1000;
-  const tick = async () => {
-    if (!document.hidden) {
-      try {
-        const res = await fetch(location.href, { headers: { Accept: "text/html" } });
-        if (res.ok) {
-          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+function following() {
+  const f = document.getElementById("follow");
+  return f !== null && f.checked;
+}
+
+// live reloads every [data-refresh] part of the page when the coordinator
+// says its state changed since the page was made.
+function live(parts) {
+  let want = document.body.dataset.live || "", busy = false, tries = 0;
+  const reload = async () => {
+    if (busy || tries++ > 20) return;
+    busy = true;
+    let have = "";
+    try {
+      const res = await fetch(location.href, { headers: { Accept: "text/html" } });
+      if (res.ok) {
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        parts.forEach((el) => {
           const fresh = doc.getElementById(el.id);
           if (fresh) el.innerHTML = fresh.innerHTML;
-        }
-      } catch (_) { /* the coordinator restarts; try again next tick */ }
-    }
-    setTimeout(tick, every);
+        });
+        have = doc.body.dataset.live || "";
+        document.body.dataset.live = have;
+        document.body.dataset.updated = String(Date.now());
+      }
+    } catch (_) { /* the coordinator restarts; try again below */ }
+    busy = false;
+    // A page made before the newest change (a cached dashboard) is fetched
+    // again in a moment.
+    if (have !== want) setTimeout(reload, 300);
   };
-  setTimeout(tick, every);
+  const es = new EventSource("/events?since=" + encodeURIComponent(want));
+  es.addEventListener("change", (e) => { want = e.data; tries = 0; reload(); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("pre[data-stream]").forEach(followLog);
-  document.querySelectorAll("[data-refresh]").forEach(refresh);
+  const parts = document.querySelectorAll("[data-refresh]");
+  if (parts.length > 0) live(parts);
+  if (document.querySelector("pre[data-stream]") && following()) window.scrollTo(0, document.body.scrollHeight);
 });

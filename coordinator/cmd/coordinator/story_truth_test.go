@@ -1,0 +1,498 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+const storyToken = "story-operator-token"
+
+// truthStory is merkletree and rust-fil-proofs stand-ins, each with a build
+// and a test job at forge, an operator token, and the built coordinator.
+type truthStory struct {
+	t        *testing.T
+	bin, dir string
+	cfg      string
+	up       *fixture.Repo
+}
+
+func newTruthStory(t *testing.T) *truthStory {
+	t.Helper()
+	fixture.RequireCargo(t)
+	s := &truthStory{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	s.up = fixture.Merkletree(t, filepath.Join(s.dir, "src", "merkletree"))
+	down := fixture.Proofs(t, filepath.Join(s.dir, "src", "rust-fil-proofs"))
+	adapters := map[string]string{
+		"merkletree": `name = "merkletree"
+repo = "unused"
+[jobs.audit]
+stage = "forge"
+needs = ["test"]
+command = "true"
+[jobs.build]
+stage = "forge"
+command = "cargo build"
+[jobs.test]
+stage = "forge"
+needs = ["build"]
+command = "cargo test"
+`,
+		"rust-fil-proofs": `name = "rust-fil-proofs"
+repo = "unused"
+[[upstream]]
+name = "merkletree"
+pin = "cargo-patch"
+[jobs.test]
+stage = "forge"
+needs = ["build", "merkletree:test"]
+command = "cargo test --workspace"
+[jobs.build]
+stage = "forge"
+needs = ["merkletree:build"]
+command = "cargo build --workspace"
+`,
+	}
+	for name, body := range adapters {
+		d := filepath.Join(s.dir, "adapters", name)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	}
+	tok := filepath.Join(s.dir, "operator-token")
+	os.WriteFile(tok, []byte(storyToken+"\n"), 0o600)
+	s.cfg = filepath.Join(s.dir, "ironworks.toml")
+	os.WriteFile(s.cfg, []byte(fmt.Sprintf(`state_dir = "state"
+adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
+[components.merkletree]
+repo = %q
+[components.rust-fil-proofs]
+repo = %q
+[web]
+operator_token_file = %q
+[engine]
+poll_interval = "300ms"
+`, s.up.URL(), down.URL(), tok)), 0o644)
+	return s
+}
+
+// coordinator runs the built binary with the story's configuration.
+func (s *truthStory) coordinator(args ...string) (code int, stdout, stderr string) {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, append(args, "--config", s.cfg)...)
+	cmd.Dir = s.dir
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return code, o.String(), e.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// breakInFifthOfEight commits eight upstream commits; the fifth renames the
+// function the downstream calls. It returns the fifth and the last.
+func (s *truthStory) breakInFifthOfEight() (culprit, head string, all []string) {
+	for i := 1; i <= 8; i++ {
+		if i == 5 {
+			culprit = s.up.Commit("rename leaf_count to leaves_of", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
+			all = append(all, culprit)
+			continue
+		}
+		all = append(all, s.up.Commit(fmt.Sprintf("docs: note %d", i), map[string]string{"NOTES": fmt.Sprintf("note %d\n", i)}))
+	}
+	return culprit, all[7], all
+}
+
+func (s *truthStory) open() *store.Store {
+	s.t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(s.dir, "state", "ironworks.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st
+}
+
+// headRun is the newest forge stage run of a head candidate.
+func (s *truthStory) headRun() *store.Run {
+	s.t.Helper()
+	st := s.open()
+	defer st.Close()
+	runs, err := st.Runs(context.Background(), store.RunFilter{Stage: "forge", Kind: "stage", Limit: 1})
+	if err != nil || len(runs) == 0 {
+		s.t.Fatalf("no forge run: %v", err)
+	}
+	return runs[0]
+}
+
+// The story from the terminal: green, an API break in the 5th of 8 upstream
+// commits, the culprit found. The last line of run --once, status (text and
+// JSON) and logs say the verdict word, the culprit commit with its subject
+// and author, the range and the probes, and where the logs are.
+func TestStoryCulpritInRunStatusAndLogs(t *testing.T) {
+	s := newTruthStory(t)
+	s.storyToCulprit()
+}
+
+// storyToCulprit plays green and the break through run --once and checks
+// every CLI view; it returns the culprit and the head run.
+func (s *truthStory) storyToCulprit() (culprit string, run *store.Run) {
+	t := s.t
+	code, out, errOut := s.coordinator("run", "--once")
+	if code != exitOK {
+		t.Fatalf("first pass: exit %d\n%s%s", code, errOut, out)
+	}
+	if l := lastLine(out); !strings.Contains(l, "every gate passed") {
+		t.Errorf("last line of a green pass = %q", l)
+	}
+	culprit, upHead, commits := s.breakInFifthOfEight()
+	code, out, errOut = s.coordinator("run", "--once")
+	if code != exitGate {
+		t.Fatalf("second pass: exit %d, want %d\n%s%s", code, exitGate, errOut, out)
+	}
+	last := lastLine(out)
+	for _, want := range []string{"incompatible", "rust-fil-proofs with merkletree", store.ShortRev(culprit), `"rename leaf_count to leaves_of"`, "Fixture Author", "8 commits since the last compatible pair", "tried"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last line of run --once lacks %q:\n%s", want, last)
+		}
+	}
+	run = s.headRun()
+	if run.Verdict != store.VerdictIncompatible {
+		t.Fatalf("head run verdict %s, want incompatible", run.Verdict)
+	}
+
+	// status: head candidate first, verdict words, culprit, probes, log paths.
+	code, text, errOut := s.coordinator("status", "--limit", "1")
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"forge=incompatible", "(head) merkletree@" + store.ShortRev(upHead),
+		"culprit: " + store.ShortRev(culprit) + ` "rename leaf_count to leaves_of" by Fixture Author`,
+		"merkletree range", "8 commit(s) since the last compatible pair", "<- culprit",
+		"log " + filepath.Join(s.dir, "state", "logs", fmt.Sprint(run.ID), "rust-fil-proofs", "build.log"),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "forge=red") || strings.Contains(text, "(bisect)") {
+		t.Errorf("status text says red instead of the verdict, or shows a probe before the head:\n%s", text)
+	}
+	code, js, _ := s.coordinator("status", "--json")
+	if code != exitOK {
+		t.Fatalf("status --json: exit %d", code)
+	}
+	var st struct {
+		Benchmarks []any `json:"benchmarks"`
+		Cells      []struct {
+			Component, Stage, Verdict string
+		} `json:"cells"`
+		Candidates []struct {
+			Origin   string `json:"origin"`
+			Promoted []string
+			Runs     []struct {
+				ID          int64 `json:"id"`
+				Explanation *struct {
+					Culprit struct{ Rev, Subject, Author string } `json:"culprit"`
+					Range   struct{ Count int }                   `json:"upstream_range"`
+					Probes  []struct {
+						Rev, Verdict string
+						RunID        int64 `json:"run_id"`
+					} `json:"probes"`
+				} `json:"explanation"`
+				Results []struct {
+					Job     string `json:"job"`
+					State   string `json:"state"`
+					LogPath string `json:"log_path"`
+				} `json:"results"`
+			} `json:"runs"`
+		} `json:"candidates"`
+	}
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, js)
+	}
+	for _, l := range strings.Split(js, "\n") {
+		if strings.Contains(l, "null") {
+			t.Errorf("status --json has null (empty lists must be []): %s", strings.TrimSpace(l))
+		}
+	}
+	if st.Benchmarks == nil || st.Candidates[0].Promoted == nil {
+		t.Errorf("empty lists are not []: benchmarks %v promoted %v", st.Benchmarks, st.Candidates[0].Promoted)
+	}
+	if st.Candidates[0].Origin != "head" {
+		t.Errorf("first candidate of status --json is %s, want the head", st.Candidates[0].Origin)
+	}
+	var verdict string
+	for _, c := range st.Cells {
+		if c.Component == "rust-fil-proofs" && c.Stage == "forge" {
+			verdict = c.Verdict
+		}
+	}
+	if verdict != store.VerdictIncompatible {
+		t.Errorf("status --json cell rust-fil-proofs forge = %q, want incompatible", verdict)
+	}
+	found := false
+	for _, r := range st.Candidates[0].Runs {
+		e := r.Explanation
+		if r.ID != run.ID || e == nil {
+			continue
+		}
+		found = true
+		if e.Culprit.Rev != culprit || e.Culprit.Subject != "rename leaf_count to leaves_of" || !strings.Contains(e.Culprit.Author, "Fixture Author") {
+			t.Errorf("json culprit = %+v, want %s", e.Culprit, culprit)
+		}
+		if e.Range.Count != 8 || len(e.Probes) != 8 {
+			t.Errorf("json range %d commits, %d probes; want 8 and 8", e.Range.Count, len(e.Probes))
+		}
+		// Probes newest first: the culprit and after are incompatible, the
+		// one before it was tried and passes.
+		for i, p := range e.Probes {
+			if p.Rev != commits[7-i] {
+				t.Errorf("probe %d is %s, want %s", i, p.Rev, commits[7-i])
+			}
+		}
+		if p := e.Probes[3]; p.Verdict != store.VerdictIncompatible || p.RunID == 0 {
+			t.Errorf("probe at the culprit = %+v, want incompatible with a run", p)
+		}
+		if p := e.Probes[4]; p.Verdict != store.VerdictGreen || p.RunID == 0 {
+			t.Errorf("probe before the culprit = %+v, want green with a run", p)
+		}
+		for _, j := range r.Results {
+			if j.State != store.JobSkipped && j.LogPath == "" {
+				t.Errorf("job %s has no log_path", j.Job)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("status --json: no explanation for run %d:\n%s", run.ID, js)
+	}
+
+	// logs: the failing job's log, by ID or by name; errors are usage.
+	code, logText, errOut := s.coordinator("logs", fmt.Sprint(run.ID), "rust-fil-proofs:build")
+	if code != exitOK || !strings.Contains(logText, "leaf_count") {
+		t.Errorf("logs: exit %d, log lacks the compiler's complaint about leaf_count:\n%s%s", code, logText, errOut)
+	}
+	code, followed, _ := s.coordinator("logs", "--follow", fmt.Sprint(run.ID), "rust-fil-proofs:build")
+	if code != exitOK || followed != logText {
+		t.Errorf("logs --follow of a finished job: exit %d, differs from the log", code)
+	}
+	if code, _, errOut := s.coordinator("logs", fmt.Sprint(run.ID), "build"); code != exitUsage || !strings.Contains(errOut, "ambiguous") {
+		t.Errorf("logs of an ambiguous job name: exit %d %q, want 2 naming the ambiguity", code, errOut)
+	}
+	if code, _, errOut := s.coordinator("logs", "99999", "rust-fil-proofs:build"); code != exitUsage || !strings.Contains(errOut, "run 99999") {
+		t.Errorf("logs of a missing run: exit %d %q, want 2", code, errOut)
+	}
+	if code, _, errOut := s.coordinator("logs", fmt.Sprint(run.ID), "rust-fil-proofs:nope"); code != exitUsage || !strings.Contains(errOut, "no job") {
+		t.Errorf("logs of a missing job: exit %d %q, want 2", code, errOut)
+	}
+	if code, _, _ := s.coordinator("logs", "x"); code != exitUsage {
+		t.Errorf("logs with one argument: exit %d, want 2", code)
+	}
+	if code, _, errOut := s.coordinator("run", "--once", "--through", "stamp"); code != exitUsage || !strings.Contains(errOut, "--through") {
+		t.Errorf("run --through stamp: exit %d %q, want 2", code, errOut)
+	}
+	return culprit, run
+}
+
+// The story in headless Chromium: after the break the dashboard says
+// incompatible (never green), the candidate page names the culprit, the
+// compatibility view shows the failing pairs from the culprit on; every page
+// fits 390 px; the fix turns the dashboard green by itself.
+func TestStoryBrowserCulpritCompatAndSmallScreens(t *testing.T) {
+	s := newTruthStory(t)
+	culprit, run := s.storyToCulprit()
+	base, _ := startServe(t, s.bin, s.dir, s.cfg)
+	ctx := storyBrowser(t)
+	shots := screenshotDir(t)
+
+	rfp := chromedp.CSS(`tr[data-target="rust-fil-proofs/master"] td[data-stage="forge"]`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/"), chromedp.WaitVisible(rfp)); err != nil {
+		t.Fatal(err)
+	}
+	status := run1(t, ctx, chromedp.AttributeValue(rfp, "data-status")).Value
+	text := run1(t, ctx, chromedp.Text(rfp))
+	if status != "red" || !strings.Contains(text, "incompatible") {
+		t.Errorf("dashboard rust-fil-proofs forge = %s %q, want red incompatible", status, text)
+	}
+	saveShot(t, ctx, shots, "story-dashboard-1400.png")
+
+	page := fmt.Sprintf("%s/candidates/%s", base, run.Candidate)
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(".explain .culprit"))); err != nil {
+		t.Fatal(err)
+	}
+	c := run1(t, ctx, chromedp.Text(chromedp.CSS(fmt.Sprintf("#run-%d .explain", run.ID))))
+	for _, want := range []string{"incompatible", store.ShortRev(culprit), "rename leaf_count to leaves_of", "Fixture Author", "8 commit(s) since the last compatible pair", "← culprit"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("candidate page explanation lacks %q:\n%s", want, c)
+		}
+	}
+	// Jobs in pipeline order, not alphabetical: audit needs test needs build.
+	order := run1(t, ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("#run-%d tr[data-job]")).map(tr => tr.dataset.job)`, run.ID)))
+	if strings.Join(order, " ") != "merkletree:build merkletree:test merkletree:audit rust-fil-proofs:build rust-fil-proofs:test" {
+		t.Errorf("jobs listed as %v, want pipeline order", order)
+	}
+	revs := run1(t, ctx, chromedp.Text(chromedp.CSS("#revisions")))
+	if !strings.Contains(revs, "docs: note 8") || !strings.Contains(revs, "Fixture Author") {
+		t.Errorf("revisions lack commit subject and author:\n%s", revs)
+	}
+	saveShot(t, ctx, shots, "story-candidate-1400.png")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS(`section[data-pair="merkletree/rust-fil-proofs"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// Rows newest first; the downstream head column is the only one.
+	rows := run1(t, ctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('section[data-pair="merkletree/rust-fil-proofs"] tbody tr')).map(tr => ({rev: tr.dataset.rev, verdict: tr.querySelector("td").dataset.verdict}))`))
+	at := map[string]string{}
+	for _, r := range rows {
+		at[r["rev"]] = r["verdict"]
+	}
+	commits := s.upCommits()
+	// Every pair built from the culprit on failed (a commit bisection
+	// skipped is shown as not built); the culprit, the head and the commit
+	// before the culprit were built.
+	for i, rev := range commits {
+		switch {
+		case i >= 4 && at[rev] != store.VerdictIncompatible && at[rev] != "":
+			t.Errorf("compat view: merkletree commit %d (%s) = %q, want incompatible", i+1, store.ShortRev(rev), at[rev])
+		case (i == 4 || i == 7) && at[rev] != store.VerdictIncompatible:
+			t.Errorf("compat view: merkletree commit %d (%s) = %q, want incompatible", i+1, store.ShortRev(rev), at[rev])
+		case i == 3 && at[rev] != store.VerdictGreen:
+			t.Errorf("compat view: the commit before the culprit = %q, want green", at[rev])
+		}
+	}
+	since := run1(t, ctx, chromedp.Text(chromedp.CSS("#broken-merkletree-rust-fil-proofs")))
+	if !strings.Contains(since, "since "+store.ShortRev(culprit)) || !strings.Contains(since, "rename leaf_count to leaves_of") || !strings.Contains(since, "last compatible "+store.ShortRev(commits[3])) {
+		t.Errorf("compat view summary = %q, want broken since the culprit, last compatible the commit before", since)
+	}
+	saveShot(t, ctx, shots, "story-compat-1400.png")
+
+	// 390 px: no page is wider than the window.
+	pages := map[string]string{
+		"dashboard": base + "/", "candidate": page, "compat": base + "/compat", "history": base + "/history",
+		"job": fmt.Sprintf("%s/runs/%d/jobs/rust-fil-proofs:build", base, run.ID), "login": base + "/login",
+	}
+	for name, u := range pages {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		w := run1(t, ctx, chromedp.Evaluate[struct{ Scroll, Inner int }](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth})`))
+		if w.Scroll > w.Inner {
+			t.Errorf("%s page at 390 px is %d px wide (window %d)", name, w.Scroll, w.Inner)
+		}
+		saveShot(t, ctx, shots, "story-"+name+"-390.png")
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/history"), chromedp.WaitVisible(chromedp.CSS("#history"))); err != nil {
+		t.Fatal(err)
+	}
+	hist := run1(t, ctx, chromedp.Text(chromedp.CSS("#history")))
+	if !strings.Contains(hist, "culprit "+store.ShortRev(culprit)) || !strings.Contains(hist, "merkletree@") {
+		t.Errorf("history lacks the culprit or readable candidates:\n%s", hist)
+	}
+
+	// The fix: the dashboard, left open, turns green by itself, and was
+	// never green while the head was incompatible.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(rfp)); err != nil {
+		t.Fatal(err)
+	}
+	fix := s.up.Commit("restore leaf_count", map[string]string{"src/lib.rs": fixture.UpstreamLib})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("dashboard never turned green after the fix")
+		}
+		cell := run1(t, ctx, chromedp.Evaluate[struct{ Status, Run string }](`(() => { const td = document.querySelector('tr[data-target="rust-fil-proofs/master"] td[data-stage="forge"]'); const a = td.querySelector("a"); return {Status: td.dataset.status, Run: a ? a.getAttribute("href") : ""}; })()`))
+		if cell.Status == "green" {
+			if strings.HasSuffix(cell.Run, fmt.Sprintf("#run-%d", run.ID)) {
+				t.Errorf("dashboard green on the incompatible run %d", run.ID)
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	saveShot(t, ctx, shots, "story-fixed-1400.png")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS("section.pair"))); err != nil {
+		t.Fatal(err)
+	}
+	fixVerdict := run1(t, ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-rev="%s"] td[data-verdict]').dataset.verdict`, fix)))
+	if fixVerdict != store.VerdictGreen {
+		t.Errorf("compat view: the fix %s = %q, want green", store.ShortRev(fix), fixVerdict)
+	}
+}
+
+// upCommits lists the upstream's eight story commits, oldest first.
+func (s *truthStory) upCommits() []string {
+	out := strings.Fields(s.up.Git("log", "--format=%H", "--reverse", "-n", "8"))
+	return out
+}
+
+func storyBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := "/usr/bin/chromium"
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed, and CI must run the browser tests")
+		}
+		t.Skip("chromium is not installed")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshotDir is where the story's screenshots go: docs/screenshots with
+// IRONWORKS_SCREENSHOT=1, else the test's temporary folder.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("IRONWORKS_SCREENSHOT") == "1" {
+		return filepath.Join("..", "..", "..", "docs", "screenshots")
+	}
+	return t.TempDir()
+}
+
+func saveShot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	b := run1(t, ctx, chromedp.FullScreenshot(100))
+	if len(b) < 5000 {
+		t.Errorf("screenshot %s is only %d bytes", name, len(b))
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run1[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
