@@ -56,6 +56,16 @@ rec {
       (u: lib.nameValuePair "IRONWORKS_UPSTREAM_${lib.toUpper (lib.replaceStrings [ "-" "." ] [ "_" "_" ] u.name)}_REV" u.rev)
       component.upstreams);
 
+  # cargoTools pkgs command: the nixpkgs packages a job's command needs besides cargo and
+  # rustc, which buildRustPackage alone provides (nixpkgs ships clippy and rustfmt as
+  # packages of their own: pkgs/development/compilers/rust/{clippy,rustfmt}.nix).
+  #
+  # Type: cargoTools :: attrset -> string -> [ derivation ]
+  # Example: cargoTools pkgs "cargo fmt --all -- --check"  => [ pkgs.rustfmt ]
+  cargoTools = pkgs: command:
+    let uses = sub: builtins.match ".*cargo[[:space:]]+${sub}([[:space:]].*)?" command != null; in
+    lib.optional (uses "fmt") pkgs.rustfmt ++ lib.optional (uses "clippy") pkgs.clippy;
+
   # isBuildCommand command: jobs whose command is `cargo build ...` run in buildPhase;
   # every other job (tests, clippy, fmt, rustdoc, benches) runs in checkPhase.
   isBuildCommand = command: builtins.match "[[:space:]]*cargo[[:space:]]+build([[:space:]].*)?" command != null;
@@ -80,6 +90,7 @@ rec {
       pname = "${component.name}-${job.name}";
       version = component.shortRev;
       inherit (component) src;
+      nativeBuildInputs = cargoTools pkgs job.command ++ (attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
       postPatch = cargoPrepare component + (attrs.postPatch or "");
       env = job.env // jobEnv component;

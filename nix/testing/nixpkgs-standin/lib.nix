@@ -48,6 +48,8 @@ let
     importJSON = path: fromJSON (readFile path);
     fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     assertMsg = pred: msg: pred || throw msg;
+    versionOlder = v1: v2: b.compareVersions v2 v1 == 1;
+    versionAtLeast = v1: v2: !versionOlder v1 v2;
 
     # lib.runTests: returns the list of failing tests ({ name, expected, result }).
     runTests = tests: concatMap
