@@ -46,7 +46,7 @@
       checks = lib.genAttrs systems (system:
         let pkgs = nixpkgs.legacyPackages.${system}; in
         project.checks.${system} // {
-          nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; };
+          nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; adapterCases = ./coordinator/config/testdata/adapter-cases.json; };
           nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs; modules = self.nixosModules; };
         });
 

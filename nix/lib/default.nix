@@ -6,6 +6,7 @@
 # `lib` is nixpkgs' lib (or the offline test double's subset). Every function here is
 # small and documented where it is defined:
 #   stages.nix   the stage catalog, unimplemented markers, gating aggregates
+#   schema.nix   the adapter.toml schema, checked as coordinator/config checks it
 #   adapter.nix  reading adapter.toml (builtins.fromTOML) into normalized job records
 #   locks.nix    reading locks/<stage>.json and fetching components by revision
 #   rust.nix     cargo job, bench tool and bench runner builders (rustPlatform)
@@ -13,13 +14,15 @@
 { lib }:
 let
   stages = import ./stages.nix { inherit lib; };
-  adapter = import ./adapter.nix { inherit lib stages; };
+  schema = import ./schema.nix { inherit lib; };
+  adapter = import ./adapter.nix { inherit lib stages schema; };
   locks = import ./locks.nix { inherit lib; };
   rust = import ./rust.nix { inherit lib adapter; };
   project = import ./project.nix { inherit lib stages adapter locks; };
 in
 {
   inherit (stages) stages stageIndex unimplemented gate;
+  inherit (schema) adapterProblems parseDurationNs cronProblems;
   inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
   inherit (locks) readLock lockPath componentSource cargoLockFor checkRev selectedStages;
   inherit (rust) mkCargoJob mkCargoAdapter mkBenchRunner cargoPatchConfig;

@@ -61,7 +61,9 @@ rec {
           in
           if all == { } then { unimplemented = stages.unimplemented { inherit pkgs stage; component = name; }; } else all)
         components;
-      gating = lib.concatMap (jobs: lib.filter (d: d.passthru.ironworks.gating or true) (lib.attrValues jobs)) (lib.attrValues byComponent);
+      # the gate's constituents: every gating job that is not manual, as
+      # coordinator/pipeline.StageJobs counts them
+      gating = lib.concatMap (jobs: lib.filter (d: (d.passthru.ironworks.gating or true) && !(d.passthru.ironworks.manual or false)) (lib.attrValues jobs)) (lib.attrValues byComponent);
     in
     byComponent // { gate = stages.gate { inherit pkgs stage; jobs = gating; }; };
 

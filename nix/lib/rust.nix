@@ -109,7 +109,9 @@ rec {
         runHook postInstall
       '';
       passthru = (attrs.passthru or { }) // {
-        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires; unimplemented = false; };
+        # schedule and manual as the coordinator reads them (coordinator/scheduler): a
+        # manual job is built only when asked for, so no gate waits for it
+        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires schedule manual; unimplemented = false; };
       };
       meta = (attrs.meta or { }) // {
         description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
@@ -177,7 +179,7 @@ rec {
             inherit (component) name rev;
             benches = a.bench;
           });
-          job = { name = b.name; stage = (builtins.head benchEntries).stage; command = b.command; env = { }; requires = [ ]; gating = true; timeout = adapter.parseDuration "2h"; };
+          job = adapter.normalizeJob b.name { stage = (builtins.head benchEntries).stage; command = b.command; timeout = "2h"; };
         in
         (mkCargoJob {
           inherit pkgs component job;

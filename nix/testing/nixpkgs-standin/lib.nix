@@ -10,6 +10,7 @@ let
       genList sort match split all any;
 
     id = x: x;
+    fix = f: let x = f x; in x;
     concatMapStrings = f: list: concatStringsSep "" (map f list);
     splitString = sep: s: filter isString (split (escapeRegex sep) s);
     escapeRegex = replaceStrings [ "\\" "[" "{" "(" ")" "^" "$" "?" "*" "+" "|" "." ] [ "\\\\" "\\[" "\\{" "\\(" "\\)" "\\^" "\\$" "\\?" "\\*" "\\+" "\\|" "\\." ];
@@ -35,6 +36,11 @@ let
       let ls = stringLength str; lf = stringLength suf;
       in lf <= ls && substring (ls - lf) lf str == suf;
     removePrefix = pref: str: if hasPrefix pref str then substring (stringLength pref) (-1) str else str;
+    concatLists = b.concatLists;
+    zipListsWith = f: fst: snd: genList (n: f (b.elemAt fst n) (b.elemAt snd n)) (if length fst < length snd then length fst else length snd);
+    toLower = replaceStrings
+      [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]
+      [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
     toUpper = replaceStrings
       [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ]
       [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ];

@@ -3,7 +3,7 @@
 # nix/testing/check-offline), its builders mirror nixpkgs' where the flake depends on
 # them. Each mirrored behaviour names the nixpkgs file it follows; docs/nix.md lists them
 # and what the double cannot mirror.
-{ lib, system, host }:
+{ lib, system, host, config ? { } }:
 let
   inherit (lib) optionalString concatStringsSep;
 
@@ -118,9 +118,11 @@ let
     });
 in
 {
-  inherit system lib runCommand writeText writeTextFile writeShellScript writeShellScriptBin
+  inherit system lib config runCommand writeText writeTextFile writeShellScript writeShellScriptBin
     writeShellApplication mkShell jq;
   inherit (rust) cargo rustc clippy rustfmt rustPlatform makeRustPlatform;
+  # Not nixpkgs: what the rust-overlay double needs to make toolchains of the host's.
+  standin = { mkRustToolchain = rust.mkToolchain; hostRustVersion = host.rust.version; };
   inherit (go) go buildGoModule;
   stdenv = { inherit mkDerivation; hostPlatform.system = system; buildPlatform.system = system; };
   releaseTools = { inherit aggregate; };
