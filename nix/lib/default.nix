@@ -9,6 +9,7 @@
 #   schema.nix   the adapter.toml schema, checked as coordinator/config checks it
 #   adapter.nix  reading adapter.toml (builtins.fromTOML) into normalized job records
 #   locks.nix    reading locks/<stage>.json and fetching components by revision
+#   toolchain.nix the Rust toolchain a component pins (rust-overlay), else nixpkgs'
 #   rust.nix     cargo job, bench tool and bench runner builders (rustPlatform)
 #   project.nix  mkProject: adapters x stages x systems -> flake outputs
 { lib }:
@@ -18,7 +19,8 @@ let
   adapter = import ./adapter.nix { inherit lib stages schema; };
   locks = import ./locks.nix { inherit lib; };
   rust = import ./rust.nix { inherit lib adapter; };
-  project = import ./project.nix { inherit lib stages adapter locks; };
+  toolchain = import ./toolchain.nix { inherit lib; };
+  project = import ./project.nix { inherit lib stages adapter locks toolchain; };
 in
 {
   inherit (stages) stages stageIndex unimplemented gate;
@@ -26,5 +28,6 @@ in
   inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
   inherit (locks) readLock lockPath componentSource cargoLockFor checkRev selectedStages;
   inherit (rust) mkCargoJob mkCargoAdapter mkBenchRunner cargoPatchConfig;
+  inherit (toolchain) toolchainFile rustPlatformFor;
   inherit (project) mkComponent mkStage mkProject;
 }

@@ -86,11 +86,12 @@ rec {
         ${job.command}
       '';
     in
-    pkgs.rustPlatform.buildRustPackage (attrs // {
+    component.rustPlatform.buildRustPackage (attrs // {
       pname = "${component.name}-${job.name}";
       version = component.shortRev;
       inherit (component) src;
-      nativeBuildInputs = cargoTools pkgs job.command ++ (attrs.nativeBuildInputs or [ ]);
+      # a pinned toolchain brings its own clippy and rustfmt (its profile's components)
+      nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
       postPatch = cargoPrepare component + (attrs.postPatch or "");
       env = job.env // jobEnv component;

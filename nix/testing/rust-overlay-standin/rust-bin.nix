@@ -34,8 +34,10 @@ in
   stable = { latest.default = toolchain latest "default" [ ]; } // lib.genAttrs [ latest ] (v: { default = toolchain v "default" [ ]; minimal = toolchain v "minimal" [ ]; });
   inherit fromRustupToolchain;
   fromRustupToolchainFile = file:
-    let text = builtins.readFile file; in
-    if lib.hasSuffix ".toml" (toString file) || builtins.match "(.*\n)?\\[toolchain\\].*" text != null
-    then fromRustupToolchain (builtins.fromTOML text).toolchain
-    else fromRustupToolchain { channel = builtins.head (builtins.match "[[:space:]]*([^[:space:]]+)[[:space:]]*" text); };
+    let
+      text = builtins.readFile file;
+      legacy = builtins.match "[[:space:]]*([^[:space:]=]+)[[:space:]]*" text;
+    in
+    if legacy != null then fromRustupToolchain { channel = builtins.head legacy; }
+    else fromRustupToolchain (builtins.fromTOML text).toolchain;
 }
