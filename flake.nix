@@ -35,7 +35,11 @@
     in
     {
       lib = ironworks;
-      inherit (project) hydraJobs;
+      # the stages' jobs, and on main (no locks/jobset.json) the programs themselves, so
+      # Hydra's cache holds what NixOS hosts and benchkit agents install
+      hydraJobs = project.hydraJobs // lib.optionalAttrs (!builtins.pathExists ./locks/jobset.json) {
+        ironworks = lib.genAttrs [ "coordinator" "benchkit" ] (n: lib.genAttrs systems (s: self.packages.${s}.${n}));
+      };
 
       packages = lib.genAttrs systems (system:
         let pkgs = pkgsFor system; gp = go.packages pkgs; in
@@ -52,7 +56,7 @@
         let pkgs = pkgsFor system; in
         project.checks.${system} // {
           nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; adapterCases = ./coordinator/config/testdata/adapter-cases.json; };
-          nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs; modules = self.nixosModules; };
+          nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs system; modules = self.nixosModules; };
         });
 
       devShells = lib.genAttrs systems (system:
@@ -66,6 +70,7 @@
       nixosModules = {
         coordinator = import ./infra/nixos/coordinator.nix { inherit self; };
         benchkit-agent = import ./infra/nixos/benchkit-agent.nix { inherit self; };
+        filecoin-builder = import ./infra/nixos/filecoin-builder.nix { inherit self; };
       };
     };
 }

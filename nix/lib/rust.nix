@@ -56,6 +56,25 @@ rec {
       (u: lib.nameValuePair "IRONWORKS_UPSTREAM_${lib.toUpper (lib.replaceStrings [ "-" "." ] [ "_" "_" ] u.name)}_REV" u.rev)
       component.upstreams);
 
+  # filecoinParams: where a builder advertising `filecoin-params` keeps the Groth parameters
+  # and the parent cache, inside every build's sandbox (infra/nixos/filecoin-builder.nix
+  # mounts them there; paramfetch's own default directory is parameterCache).
+  filecoinParams = {
+    feature = "filecoin-params";
+    parameterCache = "/var/tmp/filecoin-proof-parameters";
+    parentCache = "/var/tmp/filecoin-parents";
+  };
+
+  # paramsEnv features: the cache variables of a job that needs the parameters.
+  #
+  # Type: paramsEnv :: [ string ] -> attrset
+  # Example: paramsEnv [ "filecoin-params" ] => { FIL_PROOFS_PARAMETER_CACHE = "/var/tmp/filecoin-proof-parameters"; FIL_PROOFS_PARENT_CACHE = "/var/tmp/filecoin-parents"; }
+  paramsEnv = features:
+    lib.optionalAttrs (lib.elem filecoinParams.feature features) {
+      FIL_PROOFS_PARAMETER_CACHE = filecoinParams.parameterCache;
+      FIL_PROOFS_PARENT_CACHE = filecoinParams.parentCache;
+    };
+
   # cargoTools pkgs command: the nixpkgs packages a job's command needs besides cargo and
   # rustc, which buildRustPackage alone provides (nixpkgs ships clippy and rustfmt as
   # packages of their own: pkgs/development/compilers/rust/{clippy,rustfmt}.nix).
@@ -78,9 +97,12 @@ rec {
   #              they become inputs, so Hydra builds them first and marks this job
   #              "dependency failed" when one fails
   #   attrs      extra buildRustPackage attributes (nativeBuildInputs, buildInputs, ...)
-  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { } }:
+  #   features   builder features beyond adapter.toml's `requires` (filecoin-params)
+  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ] }:
     let
       build = isBuildCommand job.command;
+      # builder features: adapter.toml's `requires` plus what only Nix knows (features)
+      required = lib.unique (job.requires ++ features);
       run = ''
         echo "ironworks: ${component.name}:${job.name} at ${component.rev}"
         ${job.command}
@@ -94,7 +116,7 @@ rec {
       nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
       postPatch = cargoPrepare component + (attrs.postPatch or "");
-      env = job.env // jobEnv component;
+      env = job.env // jobEnv component // paramsEnv required;
       ironworksNeeds = needs;
       dontBuild = !build;
       buildPhase = "runHook preBuild\n" + run;
@@ -118,7 +140,7 @@ rec {
         description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
         timeout = job.timeout;
       };
-    } // lib.optionalAttrs (job.requires != [ ]) { requiredSystemFeatures = job.requires; });
+    } // lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; });
 
   # mkBenchRunner { pkgs, component, benches, withSource }: `ironworks-bench`, the script
   # benchkit executes off Hydra: `ironworks-bench list` prints the adapter's [bench.*]
@@ -162,7 +184,9 @@ rec {
   #   command  the cargo command that builds the bench tools (e.g. benchy with GPU features)
   #   bins     executables from target/release to ship next to the runner
   # Returns { jobs, benches }.
-  mkCargoAdapter = { pkgs, component, attrs ? { }, bench ? null }:
+  #   features: job name -> builder features beyond adapter.toml's `requires`, e.g.
+  #            { test = [ "filecoin-params" ]; } (Hydra builders, infra/nixos/filecoin-builder.nix)
+  mkCargoAdapter = { pkgs, component, attrs ? { }, bench ? null, features ? { } }:
     let
       a = component.adapter;
       resolve = need:
@@ -170,7 +194,7 @@ rec {
         if builtins.length parts == 2
         then (component.upstreamJobs (builtins.elemAt parts 0)).${builtins.elemAt parts 1}
         else jobs.${need};
-      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; }) a.jobs;
+      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; features = features.${n} or [ ]; }) a.jobs;
       benchEntries = lib.attrValues a.bench;
       benchDrv =
         let

@@ -3,6 +3,7 @@
 # (the offline check fails with "attribute ... missing" otherwise, which is the point).
 let
   b = builtins;
+  modules = import ./modules.nix { inherit lib; };
   lib = rec {
     inherit (b) attrNames attrValues elem filter foldl' head tail length listToAttrs
       mapAttrs concatMap concatStringsSep hasAttr isAttrs isList isString isFunction
@@ -64,26 +65,12 @@ let
         if t.expr == t.expected then [ ] else [{ inherit name; expected = t.expected; result = t.expr; }])
       (attrNames tests);
 
-    # The module-system vocabulary NixOS modules use, enough to evaluate a module's
-    # `config` by hand in a test (the real lib.evalModules is not here).
-    mkOption = attrs: attrs // { _type = "option"; };
-    mkEnableOption = name: mkOption { type = types.bool; default = false; description = "Whether to enable ${name}."; };
+    # The module system (modules.nix) and lib.nixosSystem (nixos/default.nix).
+    inherit (modules) evalModules types mkOption mkEnableOption mkIf mkMerge mkOverride mkDefault mkForce;
     mkPackageOption = _pkgs: name: extra: mkOption ({ type = types.package; description = "The ${name} package to use."; } // extra);
-    mkIf = condition: content: { _type = "if"; inherit condition content; };
-    mkMerge = contents: { _type = "merge"; inherit contents; };
-    mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
     literalExpression = text: { _type = "literalExpression"; inherit text; };
-    types =
-      let t = name: { _type = "option-type"; inherit name; }; in
-      {
-        bool = t "bool"; str = t "str"; int = t "int"; port = t "port"; path = t "path";
-        package = t "package"; lines = t "lines";
-        listOf = e: t "listOf" // { elemType = e; };
-        attrsOf = e: t "attrsOf" // { elemType = e; };
-        nullOr = e: t "nullOr" // { elemType = e; };
-        enum = vs: t "enum" // { values = vs; };
-        submodule = m: t "submodule" // { module = m; };
-      };
+    nixosSystem = import ./nixos { inherit lib; };
+    concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
   };
 in
 lib
