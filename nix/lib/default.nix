@@ -27,7 +27,7 @@ in
   inherit (schema) adapterProblems parseDurationNs cronProblems;
   inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
   inherit (locks) readLock lockPath componentSource cargoLockFor checkRev selectedStages;
-  inherit (rust) mkCargoJob mkCargoAdapter mkBenchRunner cargoPatchConfig filecoinParams paramsEnv cargoTools;
+  inherit (rust) mkCargoJob mkCargoTarget mkCargoAdapter mkBenchRunner cargoPatchConfig filecoinParams paramsEnv cargoTools;
   inherit (toolchain) toolchainFile rustPlatformFor;
   inherit (project) mkComponent mkStage mkProject;
 }

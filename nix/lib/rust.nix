@@ -98,9 +98,16 @@ rec {
   #              "dependency failed" when one fails
   #   attrs      extra buildRustPackage attributes (nativeBuildInputs, buildInputs, ...)
   #   features   builder features beyond adapter.toml's `requires` (filecoin-params)
-  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ] }:
+  #   target     the component's shared build (mkCargoTarget), or null
+  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ], target ? null }:
     let
       build = isBuildCommand job.command;
+      # cargo starts from the component's shared build (mkCargoTarget): what it built with
+      # the same flags is fresh (store mtimes and /build paths are the same in every job)
+      reuse = lib.optionalString (target != null) ''
+        cp -pr ${target}/target target
+        chmod -R u+w target
+      '';
       # builder features: adapter.toml's `requires` plus what only Nix knows (features)
       required = lib.unique (job.requires ++ features);
       run = ''
@@ -115,11 +122,13 @@ rec {
       # a pinned toolchain brings its own clippy and rustfmt (its profile's components)
       nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
-      postPatch = cargoPrepare component + (attrs.postPatch or "");
+      postPatch = cargoPrepare component + reuse + (attrs.postPatch or "");
+      # buildRustPackage's hooks pass -j $NIX_BUILD_CORES; adapter commands get it this way
+      preConfigure = "export CARGO_BUILD_JOBS=$NIX_BUILD_CORES\n" + (attrs.preConfigure or "");
       env = job.env // jobEnv component // paramsEnv required;
       ironworksNeeds = needs;
       dontBuild = !build;
-      buildPhase = "runHook preBuild\n" + run;
+      buildPhase = "runHook preBuild\n" + run + "runHook postBuild\n";
       doCheck = !build;
       checkPhase = "runHook preCheck\n" + run + "runHook postCheck\n";
       installPhase = ''
@@ -141,6 +150,34 @@ rec {
         timeout = job.timeout;
       };
     } // lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; });
+
+  # mkCargoTarget { pkgs, component, attrs }: ONE build of the component per candidate,
+  # shared by its jobs (crane's buildDepsOnly idea, with buildRustPackage): the release
+  # build of the whole workspace and its test targets, so that every dependency compiles
+  # once; jobs start from its target/ (mkCargoJob's `target`) and cargo recompiles only
+  # what their flags change (features, profiles).
+  #
+  # Type: mkCargoTarget :: { pkgs, component, attrs ? { } } -> derivation
+  mkCargoTarget = { pkgs, component, attrs ? { } }:
+    component.rustPlatform.buildRustPackage (attrs // {
+      pname = "${component.name}-target";
+      version = component.shortRev;
+      inherit (component) src;
+      cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
+      postPatch = cargoPrepare component + (attrs.postPatch or "");
+      env = jobEnv component;
+      buildPhase = ''
+        runHook preBuild
+        cargo build -j $NIX_BUILD_CORES --offline --release --workspace --all-targets
+        cargo test -j $NIX_BUILD_CORES --offline --release --workspace --no-run
+        runHook postBuild
+      '';
+      doCheck = false;
+      installPhase = ''
+        mkdir -p $out
+        cp -pr target $out/target
+      '';
+    });
 
   # mkBenchRunner { pkgs, component, benches, withSource }: `ironworks-bench`, the script
   # benchkit executes off Hydra: `ironworks-bench list` prints the adapter's [bench.*]
@@ -194,7 +231,10 @@ rec {
         if builtins.length parts == 2
         then (component.upstreamJobs (builtins.elemAt parts 0)).${builtins.elemAt parts 1}
         else jobs.${need};
-      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; features = features.${n} or [ ]; }) a.jobs;
+      target = mkCargoTarget { inherit pkgs component attrs; };
+      # fmt and clippy compile nothing a release build reuses: spark stays independent
+      targetFor = job: if cargoTools pkgs job.command == [ ] then target else null;
+      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; features = features.${n} or [ ]; target = targetFor job; }) a.jobs;
       benchEntries = lib.attrValues a.bench;
       benchDrv =
         let
@@ -207,7 +247,7 @@ rec {
           job = adapter.normalizeJob b.name { stage = (builtins.head benchEntries).stage; command = b.command; timeout = "2h"; };
         in
         (mkCargoJob {
-          inherit pkgs component job;
+          inherit pkgs component job target;
           needs = lib.optional (jobs ? build) jobs.build;
           attrs = attrs // {
             # build the tools in buildPhase whatever the command looks like

@@ -5,7 +5,8 @@
 standinCargoSetupPostUnpack() {
   echo "Executing cargoSetupPostUnpackHook"
   cargoDepsCopy="cargo-vendor-dir"
-  cp -rL --no-preserve=mode "$cargoDeps" "$cargoDepsCopy"
+  cp -pr "$cargoDeps" "$cargoDepsCopy"   # unpackFile: timestamps kept, crates stay links to the store
+  chmod u+w "$cargoDepsCopy" "$cargoDepsCopy/.cargo"
   mkdir -p .cargo
   sed "s|directory = \"cargo-vendor-dir\"|directory = \"$(pwd)/$cargoDepsCopy\"|" \
     "$cargoDepsCopy/.cargo/config.toml" >> .cargo/config.toml

@@ -48,10 +48,12 @@ default_unpackPhase() {
   if [ -z "${src-}" ]; then
     mkdir -p source
   elif [ -d "$src" ]; then
-    cp -r --no-preserve=mode "$src" source
+    # nixpkgs' unpackFile: cp -pr (store timestamps kept), then the sources made writable
+    cp -pr "$src" source
   else
-    mkdir source; cp "$src" source/
+    mkdir source; cp -p "$src" source/
   fi
+  chmod -R u+w source
   sourceRoot=source
   runHook postUnpack
   cd "$sourceRoot"
