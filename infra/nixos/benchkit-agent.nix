@@ -93,6 +93,8 @@ in
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;
+        # the agent realises sector-bench store paths through the Nix daemon
+        ReadWritePaths = [ "/nix/var/nix/daemon-socket" ];
         DevicePolicy = "closed";
         DeviceAllow = map (d: "${d} rw") cfg.gpuDevices;
         ProtectKernelTunables = true;

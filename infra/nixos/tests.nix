@@ -70,6 +70,7 @@ let
     testAgentToken = { expr = as.LoadCredential; expected = [ "token:/run/keys/benchkit-token" ]; };
     # every GPU of the host, by device class, not only /dev/nvidia0
     testAgentAllGpus = { expr = as.DeviceAllow; expected = [ "char-nvidia-frontend rw" "char-nvidia-uvm rw" "char-nvidia-caps rw" "char-drm rw" ]; };
+    testAgentDaemonSocket = { expr = as.ReadWritePaths; expected = [ "/nix/var/nix/daemon-socket" ]; };
     testAgentAssertions = { expr = ours agent; expected = [ ]; };
     testAgentDirectoryIsNoDevice = {
       expr = ours (eval [ modules.benchkit-agent (agentModule { gpuDevices = [ "/dev/dri" ]; }) ]).config != [ ];
