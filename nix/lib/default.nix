@@ -18,7 +18,7 @@ let
   schema = import ./schema.nix { inherit lib; };
   adapter = import ./adapter.nix { inherit lib stages schema; };
   locks = import ./locks.nix { inherit lib; };
-  rust = import ./rust.nix { inherit lib adapter; };
+  rust = import ./rust.nix { inherit lib adapter locks; };
   toolchain = import ./toolchain.nix { inherit lib; };
   project = import ./project.nix { inherit lib stages adapter locks toolchain; };
 in
@@ -26,7 +26,7 @@ in
   inherit (stages) stages stageIndex unimplemented gate;
   inherit (schema) adapterProblems parseDurationNs cronProblems;
   inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
-  inherit (locks) readLock lockPath componentSource cargoLockFor checkRev selectedStages;
+  inherit (locks) readLock lockPath componentSource cargoLockFor missingCargoLock checkRev selectedStages;
   inherit (rust) mkCargoJob mkCargoTarget mkCargoAdapter mkBenchRunner cargoPatchConfig filecoinParams paramsEnv cargoTools;
   inherit (toolchain) toolchainFile rustPlatformFor;
   inherit (project) mkComponent mkStage mkProject;

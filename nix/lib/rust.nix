@@ -1,6 +1,6 @@
 # Builders for Rust components on nixpkgs' rustPlatform. Job commands come from
 # adapter.toml; Nix only decides which phase runs them and what goes around them.
-{ lib, adapter }:
+{ lib, adapter, locks }:
 rec {
   # cargoPatchConfig upstreams: the `[patch.crates-io]` table that builds this component
   # against its upstreams' locked revisions (pin = "cargo-patch"). A git+rev patch, as
@@ -114,8 +114,26 @@ rec {
         echo "ironworks: ${component.name}:${job.name} at ${component.rev}"
         ${job.command}
       '';
+      passthru = (attrs.passthru or { }) // {
+        # schedule and manual as the coordinator reads them (coordinator/scheduler): a
+        # manual job is built only when asked for, so no gate waits for it
+        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires schedule manual; unimplemented = false; };
+      };
+      meta = (attrs.meta or { }) // {
+        description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
+        timeout = job.timeout;
+      };
+      featureAttrs = lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; };
     in
+    if component.cargoLockFile == null then
+      pkgs.runCommand "${component.name}-${job.name}-${component.shortRev}-no-cargo-lock"
+        ({ inherit passthru meta; message = locks.missingCargoLock component.name; } // featureAttrs) ''
+        echo "$message" >&2
+        exit 1
+      ''
+    else
     component.rustPlatform.buildRustPackage (attrs // {
+      inherit passthru meta;
       pname = "${component.name}-${job.name}";
       version = component.shortRev;
       inherit (component) src;
@@ -140,16 +158,7 @@ rec {
         echo ${lib.escapeShellArg (builtins.toJSON { inherit (component) name rev; job = job.name; command = job.command; })} > $out/ironworks-job.json
         runHook postInstall
       '';
-      passthru = (attrs.passthru or { }) // {
-        # schedule and manual as the coordinator reads them (coordinator/scheduler): a
-        # manual job is built only when asked for, so no gate waits for it
-        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires schedule manual; unimplemented = false; };
-      };
-      meta = (attrs.meta or { }) // {
-        description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
-        timeout = job.timeout;
-      };
-    } // lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; });
+    } // featureAttrs);
 
   # mkCargoTarget { pkgs, component, attrs }: ONE build of the component per candidate,
   # shared by its jobs (crane's buildDepsOnly idea, with buildRustPackage): the release
