@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -68,6 +69,12 @@ type Engine struct {
 	// or read-write (Groth parameters in /var/tmp/filecoin-proof-parameters, say).
 	SandboxRO []string `toml:"sandbox_ro"`
 	SandboxRW []string `toml:"sandbox_rw"`
+	// Retries is how many more times a run that ended infra-error or
+	// eval-error is tried again by later passes (default 3; 0: never).
+	// RetryBackoff is the wait before the first retry, doubled for each
+	// next one (default 1m).
+	Retries      *int     `toml:"retries"`
+	RetryBackoff Duration `toml:"retry_backoff"`
 }
 
 type Hydra struct {
@@ -222,6 +229,17 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.Engine.GitTimeout.Duration < 0 || c.Engine.GitTimeout.set && c.Engine.GitTimeout.Duration == 0 {
 		p.add([]string{"engine", "git_timeout"}, "must be positive (leave it out for the default of 10m)")
+	}
+	if c.Engine.Retries == nil {
+		three := 3
+		c.Engine.Retries = &three
+	} else if *c.Engine.Retries < 0 {
+		p.add([]string{"engine", "retries"}, "must not be negative (0 never retries an infra-error)")
+	}
+	if c.Engine.RetryBackoff.Duration < 0 || c.Engine.RetryBackoff.set && c.Engine.RetryBackoff.Duration == 0 {
+		p.add([]string{"engine", "retry_backoff"}, "must be positive (leave it out for the default of 1m)")
+	} else if !c.Engine.RetryBackoff.set {
+		c.Engine.RetryBackoff.Duration = time.Minute
 	}
 	if c.Engine.KeepFailedWorktrees == nil {
 		three := 3

@@ -3,161 +3,154 @@ package headwatch
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 )
 
-// fakeGitHub answers GET /repos/{o}/{r}/commits/{ref} the way GitHub does
-// for the sha media type: the bare id with a strong ETag, 304 when
-// If-None-Match matches, 404 for unknown branches.
-type fakeGitHub struct {
-	mu          sync.Mutex
-	heads       map[string]string // "owner/name/branch" -> sha
-	requests    int
-	notModified int
-	ifNoneMatch []string
-	status      int // forced status when non-zero
+func newWatched(t *testing.T) (*githubtest.Server, *Watcher) {
+	t.Helper()
+	gh := githubtest.New()
+	t.Cleanup(gh.Close)
+	gh.Token = "ghp_watch"
+	gh.AddRepo("o/app", "master", map[string]string{"README": "hi\n"})
+	w := New(gh.URL(), "ghp_watch", nil)
+	w.Client.RetryMax = 0
+	return gh, w
 }
 
-func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.requests++
-	g.ifNoneMatch = append(g.ifNoneMatch, r.Header.Get("If-None-Match"))
-	if g.status != 0 {
-		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset", "1700000000")
-		http.Error(w, `{"message":"API rate limit exceeded"}`, g.status)
-		return
-	}
-	if r.Header.Get("Accept") != "application/vnd.github.sha" {
-		http.Error(w, "want the sha media type", http.StatusUnsupportedMediaType)
-		return
-	}
-	key := r.PathValue("owner") + "/" + r.PathValue("repo") + "/" + r.PathValue("ref")
-	sha, ok := g.heads[key]
-	if !ok {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		fmt.Fprint(w, `{"message":"No commit found for SHA: x"}`)
-		return
-	}
-	etag := `"` + sha[:12] + `"`
-	if r.Header.Get("If-None-Match") == etag {
-		g.notModified++
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("ETag", etag)
-	fmt.Fprint(w, sha)
-}
-
-func newFake(t *testing.T) (*fakeGitHub, *Watcher) {
-	g := &fakeGitHub{heads: map[string]string{"filecoin-project/merkletree/master": strings.Repeat("a", 40)}}
-	mux := http.NewServeMux()
-	mux.Handle("GET /repos/{owner}/{repo}/commits/{ref}", g)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	w := New(srv.URL+"/", "tok")
-	w.Client.RetryWaitMin, w.Client.RetryWaitMax = time.Millisecond, 5*time.Millisecond
-	w.Client.RetryMax = 1
-	return g, w
-}
-
-func TestConditionalPolling(t *testing.T) {
-	g, w := newFake(t)
+// An unchanged listing is answered 304 and costs no rate limit; a label
+// added or a push changes it.
+func TestOpenPullsConditional(t *testing.T) {
+	gh, w := newWatched(t)
 	ctx := context.Background()
-
-	sha, changed, err := w.Head(ctx, "filecoin-project/merkletree", "master")
-	if err != nil || !changed || sha != strings.Repeat("a", 40) {
-		t.Fatalf("first poll = %q, %v, %v; want the head, changed", sha, changed, err)
+	gh.AddPull("o/app", githubtest.Pull{Number: 3, Title: "faster", HeadSHA: strings.Repeat("a", 40), HeadRef: "fast", BaseRef: "master"})
+	gh.AddPull("o/app", githubtest.Pull{Number: 4, State: "closed", HeadSHA: strings.Repeat("b", 40), BaseRef: "master"})
+	prs, changed, err := w.OpenPulls(ctx, "o/app")
+	if err != nil || !changed || len(prs) != 1 || prs[0].GetNumber() != 3 || prs[0].GetHead().GetRef() != "fast" {
+		t.Fatalf("first poll = %d PRs, changed %v, %v; want #3 only, changed", len(prs), changed, err)
 	}
-	sha, changed, err = w.Head(ctx, "filecoin-project/merkletree", "master")
-	if err != nil || changed || sha != strings.Repeat("a", 40) {
-		t.Fatalf("second poll = %q, %v, %v; want unchanged", sha, changed, err)
-	}
-	if g.ifNoneMatch[0] != "" || g.ifNoneMatch[1] != `"aaaaaaaaaaaa"` {
-		t.Errorf("If-None-Match sent = %q, want none then the ETag", g.ifNoneMatch)
-	}
-	if g.notModified != 1 {
-		t.Errorf("304 answers = %d, want 1", g.notModified)
-	}
-
-	g.mu.Lock()
-	g.heads["filecoin-project/merkletree/master"] = strings.Repeat("b", 40)
-	g.mu.Unlock()
-	sha, changed, err = w.Head(ctx, "filecoin-project/merkletree", "master")
-	if err != nil || !changed || sha != strings.Repeat("b", 40) {
-		t.Fatalf("after push = %q, %v, %v; want the new head, changed", sha, changed, err)
-	}
-}
-
-func TestHeadErrors(t *testing.T) {
-	g, w := newFake(t)
-	ctx := context.Background()
-	if _, _, err := w.Head(ctx, "filecoin-project/merkletree", "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown branch: err = %v, want ErrNotFound", err)
-	}
-	for _, repo := range []string{"", "noslash", "a/b/c", "/x"} {
-		if _, _, err := w.Head(ctx, repo, "master"); err == nil {
-			t.Errorf("repo %q accepted", repo)
+	used := gh.RateUsed()
+	for i := 0; i < 3; i++ {
+		prs, changed, err = w.OpenPulls(ctx, "o/app")
+		if err != nil || changed || len(prs) != 1 {
+			t.Fatalf("idle poll %d = %d PRs, changed %v, %v; want the same PR, unchanged", i, len(prs), changed, err)
 		}
 	}
-	g.mu.Lock()
-	g.status = http.StatusForbidden
-	g.mu.Unlock()
-	_, _, err := w.Head(ctx, "filecoin-project/merkletree", "master")
-	if err == nil || !strings.Contains(err.Error(), "rate limit exhausted") {
-		t.Errorf("rate limited: err = %v, want a rate-limit message", err)
+	if gh.RateUsed() != used || gh.NotModified() != 3 {
+		t.Fatalf("idle polls: %d requests counted, %d 304s; want 0 counted, 3 304s", gh.RateUsed()-used, gh.NotModified())
+	}
+	gh.UpdatePull("o/app", 3, func(p *githubtest.Pull) { p.Labels = append(p.Labels, "ready-for-staging") })
+	prs, changed, err = w.OpenPulls(ctx, "o/app")
+	if err != nil || !changed || len(prs[0].Labels) != 1 {
+		t.Fatalf("after labelling = changed %v, %v, labels %v; want changed with the label", changed, err, prs[0].Labels)
 	}
 }
 
-func TestHeadRejectsNonSHA(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"sha": "not the sha media type"}`)
-	}))
-	defer srv.Close()
-	w := New(srv.URL, "")
-	if _, _, err := w.Head(context.Background(), "o/r", "main"); err == nil || !strings.Contains(err.Error(), "not a commit id") {
-		t.Errorf("err = %v, want a not-a-commit-id error", err)
+// Listings longer than a page are followed to the end, conditionally too.
+func TestOpenPullsPages(t *testing.T) {
+	gh, w := newWatched(t)
+	for n := 1; n <= 130; n++ {
+		gh.AddPull("o/app", githubtest.Pull{Number: n, HeadSHA: strings.Repeat("c", 40), BaseRef: "master"})
+	}
+	prs, _, err := w.OpenPulls(context.Background(), "o/app")
+	if err != nil || len(prs) != 130 {
+		t.Fatalf("got %d PRs, %v; want 130 over two pages", len(prs), err)
+	}
+	prs, changed, err := w.OpenPulls(context.Background(), "o/app")
+	if err != nil || changed || len(prs) != 130 || gh.NotModified() != 2 {
+		t.Fatalf("second poll: %d PRs, changed %v, %v, %d 304s; want 130 from two 304s", len(prs), changed, err, gh.NotModified())
 	}
 }
 
-func TestWatchReportsMovesOnly(t *testing.T) {
-	g, w := newFake(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var seen []string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Watch(ctx, []Target{{Component: "merkletree", Repo: "filecoin-project/merkletree", Branch: "master"}}, 5*time.Millisecond,
-			func(_ context.Context, tg Target, sha string) error {
-				mu.Lock()
-				seen = append(seen, tg.Component+"@"+sha[:1])
-				n := len(seen)
-				mu.Unlock()
-				if n == 1 {
-					g.mu.Lock()
-					g.heads["filecoin-project/merkletree/master"] = strings.Repeat("c", 40)
-					g.mu.Unlock()
-				} else {
-					cancel()
-				}
-				return nil
-			}, func(_ Target, err error) { t.Errorf("watch error: %v", err) })
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("watch did not report the move")
+func TestReviewsConditional(t *testing.T) {
+	gh, w := newWatched(t)
+	gh.AddPull("o/app", githubtest.Pull{Number: 3, HeadSHA: strings.Repeat("a", 40), BaseRef: "master"})
+	ctx := context.Background()
+	if rs, changed, err := w.Reviews(ctx, "o/app", 3); err != nil || !changed || len(rs) != 0 {
+		t.Fatalf("first = %d, %v, %v", len(rs), changed, err)
 	}
-	if len(seen) != 2 || seen[0] != "merkletree@a" || seen[1] != "merkletree@c" {
-		t.Errorf("changes = %v, want the first head then the moved one", seen)
+	if _, changed, err := w.Reviews(ctx, "o/app", 3); err != nil || changed {
+		t.Fatalf("idle = changed %v, %v; want unchanged", changed, err)
 	}
+	gh.UpdatePull("o/app", 3, func(p *githubtest.Pull) {
+		p.Reviews = append(p.Reviews, githubtest.Review{User: "rev", State: "APPROVED"})
+	})
+	rs, changed, err := w.Reviews(ctx, "o/app", 3)
+	if err != nil || !changed || len(rs) != 1 || rs[0].GetState() != "APPROVED" {
+		t.Fatalf("after approval = %d, %v, %v; want the approval, changed", len(rs), changed, err)
+	}
+}
+
+func TestWatchErrors(t *testing.T) {
+	gh, w := newWatched(t)
+	ctx := context.Background()
+	if _, _, err := w.OpenPulls(ctx, "o/missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown repository: %v, want ErrNotFound", err)
+	}
+	if _, _, err := w.Reviews(ctx, "o/app", 99); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown PR: %v, want ErrNotFound", err)
+	}
+	for _, bad := range []string{"", "noslash", "o/r/x"} {
+		if _, _, err := w.OpenPulls(ctx, bad); err == nil || !strings.Contains(err.Error(), "owner/name") {
+			t.Errorf("repository %q: %v, want an owner/name error", bad, err)
+		}
+	}
+	w.Token = "wrong"
+	if _, _, err := w.OpenPulls(ctx, "o/app"); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Errorf("bad token: %v, want HTTP 401", err)
+	}
+	gh.AddRepo("o/bad", "master", nil)
+	w.Token = "ghp_watch"
+	gh.FailNext(1, 503, "GET /repos/{o}/{r}/pulls")
+	if _, _, err := w.OpenPulls(ctx, "o/bad"); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Errorf("server error: %v, want HTTP 503", err)
+	}
+}
+
+func TestNextLink(t *testing.T) {
+	h := `<https://api.github.com/repos/o/r/pulls?page=2>; rel="next", <https://api.github.com/repos/o/r/pulls?page=5>; rel="last"`
+	if got := nextLink(h); got != "https://api.github.com/repos/o/r/pulls?page=2" {
+		t.Errorf("nextLink = %q", got)
+	}
+	if got := nextLink(`<https://x/?page=1>; rel="prev"`); got != "" {
+		t.Errorf("no next: %q", got)
+	}
+}
+
+func FuzzNextLink(f *testing.F) {
+	f.Add(`<https://api.github.com/x?page=2>; rel="next"`)
+	f.Add(`garbage;;,<>`)
+	f.Fuzz(func(t *testing.T, h string) {
+		if got := nextLink(h); !strings.Contains(h, got) {
+			t.Errorf("nextLink(%q) = %q, not taken from the header", h, got)
+		}
+	})
+}
+
+// BenchmarkIdlePoll is one poll of a repository with 150 open pull requests
+// (two pages) while nothing changes: it must cost no rate limit.
+func BenchmarkIdlePoll(b *testing.B) {
+	gh := githubtest.New()
+	defer gh.Close()
+	gh.Token = "ghp_watch"
+	gh.AddRepo("o/app", "master", nil)
+	for n := 1; n <= 150; n++ {
+		gh.AddPull("o/app", githubtest.Pull{Number: n, HeadSHA: strings.Repeat("d", 40), BaseRef: "master"})
+	}
+	w := New(gh.URL(), "ghp_watch", nil)
+	ctx := context.Background()
+	if _, _, err := w.OpenPulls(ctx, "o/app"); err != nil {
+		b.Fatal(err)
+	}
+	used, free := gh.RateUsed(), gh.NotModified()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, changed, err := w.OpenPulls(ctx, "o/app"); err != nil || changed {
+			b.Fatalf("idle poll: changed %v, %v", changed, err)
+		}
+	}
+	b.ReportMetric(float64(gh.RateUsed()-used)/float64(b.N), "counted-requests/op")
+	b.ReportMetric(float64(gh.NotModified()-free)/float64(b.N), "304s/op")
 }

@@ -193,6 +193,7 @@ func TestEvalJobRedirectAnd404(t *testing.T) {
 func TestPutJobsetBooleansByPresence(t *testing.T) {
 	srv, c := newPair(t)
 	ctx := context.Background()
+	srv.AddProject("p")
 	spec := &hydra.JobsetSpec{Type: 1, Flake: "github:o/r?ref=forge-lock", Enabled: 1, Visible: false, EnableEmail: false}
 	created, err := c.PutJobset(ctx, "p", "forge", spec)
 	if err != nil || !created {

@@ -96,11 +96,16 @@ func subjectOf(e *store.Event, p *Payload) string {
 	case KindBenchRegress:
 		s = target + ": benchmark regression"
 	case KindStagingFailed:
-		s = target + ": staging failed"
+		s = target + ": " + stagingText(p)
 	case KindAdapterError:
 		s = target + ": adapter error: " + p.FailedJob + " cannot run"
 	case KindFlaky:
 		s = target + ": flaky job (failed, then passed on the same revisions)"
+	case KindEvalError:
+		s = "the flake could not be evaluated at " + orDefault(p.Stage, "a stage") + " (" + target + ")"
+		if p.Reason != "" {
+			s += ": " + p.Reason
+		}
 	default:
 		s = target + ": " + e.Kind
 	}
@@ -137,11 +142,13 @@ func headline(e *store.Event, p *Payload) string {
 	case KindBenchRegress:
 		return target + ": a benchmark regressed."
 	case KindStagingFailed:
-		return target + ": staging failed."
+		return target + ": " + stagingText(p) + "."
 	case KindAdapterError:
 		return target + ": ADAPTER ERROR: the command of " + p.FailedJob + " was not found or is not executable. This is the adapter's configuration, not the component's code."
 	case KindFlaky:
 		return target + ": a job FAILED and then PASSED on the same revisions: it is flaky. The run is green; nobody is blamed."
+	case KindEvalError:
+		return "EVALUATION ERROR at " + orDefault(p.Stage, "a stage") + ": Hydra could not fetch or evaluate the flake of the lock commit, so no job ran. No component is blamed and no target changed state. Hydra said: " + orDefault(p.Reason, "(no message)")
 	}
 	return target + ": " + e.Kind
 }
@@ -217,6 +224,9 @@ func (c *composer) text(ctx context.Context, e *store.Event, p *Payload, rcpt st
 	}
 	if p.FailedJob != "" {
 		fmt.Fprintf(&b, "Failed:   %s\n", p.FailedJob)
+	}
+	if p.PRURL != "" {
+		fmt.Fprintf(&b, "PR:       %s\n", p.PRURL)
 	}
 	if u := c.link(p.RunURL); u != "" {
 		fmt.Fprintf(&b, "Run:      %s\n", u)
@@ -317,4 +327,19 @@ func (c *composer) compose(ctx context.Context, e *store.Event, rcpt string) sto
 		Subject:   subject,
 		Body:      m.Bytes(),
 	}
+}
+
+// stagingText says which pull request failed in staging, where and why.
+func stagingText(p *Payload) string {
+	s := "staging failed"
+	if p.PR != 0 {
+		s = fmt.Sprintf("PR #%d failed in staging", p.PR)
+	}
+	if p.Stage != "" {
+		s += " (" + p.Stage + ")"
+	}
+	if p.Reason != "" {
+		s += ": " + p.Reason
+	}
+	return s
 }

@@ -17,6 +17,7 @@ const (
 	KindStagingFailed  = "staging-failed"
 	KindFlaky          = "flaky"
 	KindAdapterError   = "adapter-error" // sent to [notify] operators, not subscribable
+	KindEvalError      = "eval-error"    // the flake as a whole: every subscriber of the kind, whatever component
 	KindRunStarted     = "run-started"
 	KindRunFinished    = "run-finished"
 	classHealth        = "health"
@@ -24,11 +25,11 @@ const (
 	healthGreen        = "green"
 	allComponents      = "*"
 	defaultEventsFlag  = "failure,incompatible,upstream-not-accepted,recovery"
-	subscribableEvents = "failure, incompatible, upstream-not-accepted, recovery, promotion, bench-regression, staging-failed, flaky"
+	subscribableEvents = "failure, incompatible, upstream-not-accepted, recovery, promotion, bench-regression, staging-failed, flaky, eval-error"
 )
 
 // Subscribable lists the event kinds an address can subscribe to.
-var Subscribable = []string{KindFailure, KindIncompatible, KindNotAccepted, KindRecovery, KindPromotion, KindBenchRegress, KindStagingFailed, KindFlaky}
+var Subscribable = []string{KindFailure, KindIncompatible, KindNotAccepted, KindRecovery, KindPromotion, KindBenchRegress, KindStagingFailed, KindFlaky, KindEvalError}
 
 // DefaultEvents is what a subscription without an explicit list receives: the
 // health of the target, broken and fixed.

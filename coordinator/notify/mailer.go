@@ -57,6 +57,9 @@ func NewMailer(cfg *config.Config, st *store.Store, signer *Signer, linker Linke
 }
 
 func matches(sub *store.Subscription, e *store.Event) bool {
+	if e.Kind == KindEvalError {
+		return true // the flake is every component's: the kind decides
+	}
 	return (sub.Component == e.Component || sub.Component == allComponents) &&
 		(sub.Branch == "" || sub.Branch == e.Branch)
 }

@@ -54,6 +54,15 @@ type Payload struct {
 	RunURL             string `json:"run_url"`
 	Jobs               []Job  `json:"jobs"`
 	PR                 int    `json:"pr"`
+	Reason             string `json:"reason"`
+	// The staging flow's events (staging-failed, staging-not-ready,
+	// staging-merged): the PR's repository, its head, the merge commit and
+	// why it is not promoted.
+	Repo    string   `json:"repo"`
+	Head    string   `json:"head"`
+	Merge   string   `json:"merge"`
+	Reasons []string `json:"reasons"`
+	PRURL   string   `json:"pr_url"`
 }
 
 // ParsePayload converts an event payload to its typed form. A field of the
@@ -109,6 +118,14 @@ func mergePayload(dst, src *Payload) {
 	set(&dst.LogTail, src.LogTail)
 	set(&dst.LogKey, src.LogKey)
 	set(&dst.RunURL, src.RunURL)
+	set(&dst.Reason, src.Reason)
+	set(&dst.Repo, src.Repo)
+	set(&dst.Head, src.Head)
+	set(&dst.Merge, src.Merge)
+	set(&dst.PRURL, src.PRURL)
+	if src.Reasons != nil {
+		dst.Reasons = src.Reasons
+	}
 	if src.Revisions != nil {
 		dst.Revisions = src.Revisions
 	}

@@ -56,7 +56,7 @@ func (p *PRReporter) Poll(ctx context.Context) (int, error) {
 			return done, nil
 		}
 		for _, e := range events {
-			if e.Kind == KindRunStarted || e.Kind == KindRunFinished {
+			if reported(e.Kind) {
 				err := p.report(ctx, e)
 				if err != nil && !forge.Permanent(err) {
 					return done, fmt.Errorf("pr report: event %d: %w", e.ID, err)
@@ -107,7 +107,7 @@ func statusOf(kind string, pl *Payload) (state, desc string) {
 		state = "pending"
 	case store.VerdictFailed, store.VerdictIncompatible, store.VerdictUpstreamBroken, store.VerdictNotAccepted, store.VerdictTimeout:
 		state = "failure"
-	case store.VerdictInfraError:
+	case store.VerdictInfraError, store.VerdictEvalError:
 		state = "error"
 	case store.VerdictCancelled:
 		state, desc = "error", orDefault(desc, "cancelled")
@@ -130,6 +130,9 @@ func (p *PRReporter) report(ctx context.Context, e *store.Event) error {
 	pl, err := ParsePayload(e.Payload)
 	if err != nil {
 		pl = parseLenient(e.Payload)
+	}
+	if e.Kind != KindRunStarted && e.Kind != KindRunFinished {
+		return p.reportStaging(ctx, e, pl)
 	}
 	head := false
 	if e.Candidate != "" {
@@ -203,6 +206,15 @@ func (p *PRReporter) reportComponent(ctx context.Context, e *store.Event, pl *Pa
 	}); err != nil {
 		return err
 	}
+	return p.upsertComment(ctx, repo, pr)
+}
+
+// upsertComment renders every stage known of a PR into its one comment.
+func (p *PRReporter) upsertComment(ctx context.Context, repo string, pr int) error {
+	owner, name, err := forge.ParseRepo(repo)
+	if err != nil {
+		return err
+	}
 	stages, err := p.Store.PRStages(ctx, repo, pr)
 	if err != nil {
 		return err
@@ -237,7 +249,7 @@ func duration(ms int64) string {
 // a table of stages, then each stage's jobs.
 func RenderPRComment(stages []*store.PRStage) string {
 	sort.Slice(stages, func(i, j int) bool {
-		a, b := config.StageIndex(stages[i].Stage), config.StageIndex(stages[j].Stage)
+		a, b := stageRank(stages[i].Stage), stageRank(stages[j].Stage)
 		if a != b {
 			return a < b
 		}

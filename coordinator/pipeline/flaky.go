@@ -136,3 +136,15 @@ func (p *Pipeline) adapterErrorEvent(cand *store.Candidate, run *store.Run, j Ju
 	e.Component, e.Branch = comp, cand.Revisions[comp].Branch
 	return []store.Event{e}
 }
+
+// evalErrorEvent is the "eval-error" event of a run whose flake Hydra could
+// not fetch or evaluate: news for whoever subscribed to that kind, about the
+// candidate as a whole (its subject), with Hydra's message as the reason.
+func (p *Pipeline) evalErrorEvent(cand *store.Candidate, run *store.Run, j Judgement, base func() map[string]any) []store.Event {
+	if j.Verdict != store.VerdictEvalError {
+		return nil
+	}
+	e := p.runEvent(cand, run, "eval-error", base())
+	e.Key = fmt.Sprintf("eval-error:%d", run.ID)
+	return []store.Event{e}
+}

@@ -185,6 +185,9 @@ func (p *Pipeline) Enqueue(ctx context.Context, cand *store.Candidate, stage str
 		}
 		for _, r := range runs {
 			if r.State != store.RunCancelled && slices.Equal(r.Jobs, jobs) {
+				if again, err := p.retry(ctx, r, time.Now()); again != nil || err != nil {
+					return again, err
+				}
 				return r, nil
 			}
 		}
@@ -291,6 +294,7 @@ func (p *Pipeline) Execute(ctx context.Context, runID int64, opts RunOptions) (*
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = "engine: " + execErr.Error()
 	}
+	p.noteRetry(run, &j, time.Now())
 	run, err = p.finish(ctx, cand, run, j, opts)
 	if err != nil {
 		return nil, err
@@ -347,7 +351,7 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 		}
 		byComp[job.Component] = append(byComp[job.Component], r)
 	}
-	var infra, notAccepted, waiting, cancelled, timedOut, adapterErr *store.JobResult
+	var infra, notAccepted, waiting, cancelled, timedOut, adapterErr, evalErr *store.JobResult
 	for _, c := range cfg.Order() {
 		rs := byComp[c]
 		if len(rs) == 0 {
@@ -377,6 +381,11 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 				if state == store.VerdictGreen {
 					state = ""
 				}
+			case store.JobEvalErr:
+				evalErr = firstOf(evalErr, r)
+				if state == store.VerdictGreen {
+					state = ""
+				}
 			case store.JobError:
 				infra = firstOf(infra, r)
 				if state == store.VerdictGreen {
@@ -402,6 +411,10 @@ func Judge(cfg *config.Config, cand *store.Candidate, run *store.Run, results []
 	}
 	inRun := func(c string) bool { return len(byComp[c]) > 0 }
 	switch {
+	case evalErr != nil:
+		// The flake as a whole: no component is blamed or decided.
+		j.Verdict = store.VerdictEvalError
+		j.Detail["reason"] = evalErr.Reason
 	case infra != nil:
 		j.Verdict = store.VerdictInfraError
 		j.Detail["reason"] = infra.Job + ": " + infra.Reason
@@ -651,6 +664,7 @@ func (p *Pipeline) events(ctx context.Context, cand *store.Candidate, run *store
 	finished := p.runEvent(cand, run, "run-finished", base())
 	events := append([]store.Event{finished}, p.flakyEvents(cand, run, j, base)...)
 	events = append(events, p.adapterErrorEvent(cand, run, j, base)...)
+	events = append(events, p.evalErrorEvent(cand, run, j, base)...)
 	// A PR's candidate says nothing about the target branches.
 	if cand.Origin == "pr" {
 		return events, nil, nil
@@ -723,7 +737,9 @@ func Summary(stage string, j Judgement) string {
 	case store.VerdictNotAccepted:
 		return fmt.Sprintf("%s: %v", stage, d["reason"])
 	case store.VerdictInfraError:
-		return fmt.Sprintf("%s: infrastructure error: %v", stage, d["reason"])
+		return fmt.Sprintf("%s: infrastructure error: %v%s", stage, d["reason"], RetryText(d))
+	case store.VerdictEvalError:
+		return fmt.Sprintf("%s: the flake could not be evaluated: %v%s", stage, d["reason"], RetryText(d))
 	case store.VerdictFailed:
 		return fmt.Sprintf("%s: %v failed (%v)", stage, d["component"], d["failed_job"])
 	}

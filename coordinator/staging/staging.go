@@ -46,7 +46,8 @@ type Check struct {
 	PR      *github.PullRequest
 }
 
-func (p *Promoter) label() string {
+// Label is the label that marks a PR ready for staging.
+func (p *Promoter) Label() string {
 	if p.ReadyLabel == "" {
 		return "ready-for-staging"
 	}
@@ -108,10 +109,10 @@ func (p *Promoter) Check(ctx context.Context, number int) (*Check, error) {
 	}
 	labelled := false
 	for _, l := range pr.Labels {
-		labelled = labelled || l.GetName() == p.label()
+		labelled = labelled || l.GetName() == p.Label()
 	}
 	if !labelled {
-		c.Reasons = append(c.Reasons, fmt.Sprintf("label %q is missing", p.label()))
+		c.Reasons = append(c.Reasons, fmt.Sprintf("label %q is missing", p.Label()))
 	}
 	var reviews []*github.PullRequestReview
 	opts := &github.ListOptions{PerPage: 100}
@@ -148,21 +149,27 @@ func (p *Promoter) Check(ctx context.Context, number int) (*Check, error) {
 // Promote merges PR number into staging if it is ready, once per head
 // commit (store.Once), and returns the merge commit.
 func (p *Promoter) Promote(ctx context.Context, number int) (string, error) {
+	merge, _, err := p.PromoteHead(ctx, number)
+	return merge, err
+}
+
+// PromoteHead is Promote that also returns the PR's head commit the rules
+// were checked on (empty only when they could not be checked).
+func (p *Promoter) PromoteHead(ctx context.Context, number int) (merge, head string, err error) {
 	c, err := p.Check(ctx, number)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
+	head = c.PR.GetHead().GetSHA()
 	if !c.Ready {
-		return "", fmt.Errorf("%s#%d: %s: %w", p.Repo, number, strings.Join(c.Reasons, "; "), ErrNotReady)
+		return "", head, &NotReadyError{Repo: p.Repo, Number: number, Head: head, Reasons: c.Reasons}
 	}
 	owner, repo, _ := forge.SplitRepo(p.Repo)
-	head := c.PR.GetHead().GetSHA()
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
-	key := fmt.Sprintf("staging-merge:%s#%d@%s", p.Repo, number, head)
-	return p.Store.Once(ctx, key, "staging-merge", func() (string, error) {
+	merge, err = p.Store.Once(ctx, MergeKey(p.Repo, number, head), "staging-merge", func() (string, error) {
 		if _, err := p.Forge.EnsureBranch(ctx, owner, repo, p.staging(), p.BaseBranch); err != nil {
 			return "", err
 		}
@@ -170,15 +177,5 @@ func (p *Promoter) Promote(ctx context.Context, number int) (string, error) {
 		sha, _, err := p.Forge.Merge(ctx, owner, repo, p.staging(), head, msg)
 		return sha, err
 	})
-}
-
-// ReportFailure records that PR number failed in staging (stage, run and a
-// reason) as a "staging-failed" event for the PR notifier; repeated calls for
-// the same run are one event.
-func ReportFailure(ctx context.Context, st *store.Store, repo string, number int, candidate string, runID int64, stage, reason string) error {
-	return st.AppendEvent(ctx, store.Event{
-		Key: fmt.Sprintf("staging-failed:%s#%d:%d", repo, number, runID), Kind: EventStagingFailed,
-		Candidate: candidate, RunID: runID,
-		Payload: map[string]any{"repo": repo, "pr": number, "stage": stage, "reason": reason},
-	})
+	return merge, head, err
 }

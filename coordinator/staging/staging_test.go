@@ -117,12 +117,12 @@ func TestReportFailure(t *testing.T) {
 	_, p, _ := setup(t)
 	ctx := context.Background()
 	for range 2 {
-		if err := staging.ReportFailure(ctx, p.Store, repo, 12, "cand", 9, "forge", "Hydra evaluation failed: boom"); err != nil {
+		if err := staging.ReportFailure(ctx, p.Store, staging.Failure{Component: "merkletree", Branch: "staging", Repo: repo, PR: 12, Candidate: "cand", RunID: 9, Stage: "forge", Reason: "Hydra evaluation failed: boom"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	evs, _ := p.Store.EventsOfKind(ctx, staging.EventStagingFailed, "cand")
-	if len(evs) != 1 || evs[0].Payload["pr"].(float64) != 12 || !strings.Contains(evs[0].Payload["reason"].(string), "boom") {
+	if len(evs) != 1 || evs[0].Component != "merkletree" || evs[0].Branch != "staging" || evs[0].Payload["pr"].(float64) != 12 || !strings.Contains(evs[0].Payload["reason"].(string), "boom") {
 		t.Fatalf("%+v", evs)
 	}
 }

@@ -83,6 +83,7 @@ const (
 	VerdictCancelled      = "cancelled"
 	VerdictTimeout        = "timeout"       // a job of the candidate ran over its timeout: red
 	VerdictAdapterError   = "adapter-error" // a job's command is missing or not executable: configuration
+	VerdictEvalError      = "eval-error"    // Hydra could not fetch or evaluate the flake: nobody's component is blamed
 )
 
 // Job states.
@@ -98,6 +99,7 @@ const (
 	JobCancelled  = "cancelled"
 	JobNotAccept  = "not-accepted"  // upstream pin ignored by the build tool
 	JobAdapterErr = "adapter-error" // exit 126/127: the adapter's command cannot run
+	JobEvalErr    = "eval-error"    // Hydra could not fetch or evaluate the flake as a whole
 )
 
 // JobFinal reports whether a job state is terminal.

@@ -18,9 +18,27 @@ type HydraEval struct {
 	EvalID     int64            `json:"eval_id"`
 	GateBuild  int64            `json:"gate_build"`
 	Builds     map[string]int64 `json:"builds"`
-	State      string           `json:"state"`
-	Message    string           `json:"message"`
-	UpdatedAt  time.Time        `json:"updated_at"`
+	// Jobs is what Hydra says of each job's build once it finished.
+	Jobs      map[string]HydraBuild `json:"jobs"`
+	State     string                `json:"state"`
+	Message   string                `json:"message"`
+	UpdatedAt time.Time             `json:"updated_at"`
+}
+
+// HydraBuild is Hydra's record of one finished build.
+type HydraBuild struct {
+	Build      int64          `json:"build"`
+	Status     string         `json:"status"` // Hydra's words: succeeded, failed, dependency failed, ...
+	StorePaths []string       `json:"store_paths"`
+	Products   []BuildProduct `json:"products"`
+}
+
+// BuildProduct is one build product (nix-support/hydra-build-products).
+type BuildProduct struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256,omitempty"` // Hydra hashes file products only
 }
 
 // PutHydraEval records (or replaces) what the Hydra engine knows about a
@@ -29,11 +47,14 @@ func (s *Store) PutHydraEval(ctx context.Context, h *HydraEval) error {
 	if h.Builds == nil {
 		h.Builds = map[string]int64{}
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO hydra_evals(stage, candidate, jobset, lock_commit, eval_id, gate_build, builds, state, message, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?)
+	if h.Jobs == nil {
+		h.Jobs = map[string]HydraBuild{}
+	}
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO hydra_evals(stage, candidate, jobset, lock_commit, eval_id, gate_build, builds, jobs, state, message, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(stage, candidate) DO UPDATE SET jobset=excluded.jobset, lock_commit=excluded.lock_commit, eval_id=excluded.eval_id,
-		gate_build=excluded.gate_build, builds=excluded.builds, state=excluded.state, message=excluded.message, updated_at=excluded.updated_at`,
-		h.Stage, h.Candidate, h.Jobset, h.LockCommit, h.EvalID, h.GateBuild, mustJSON(h.Builds), h.State, h.Message, s.now())
+		gate_build=excluded.gate_build, builds=excluded.builds, jobs=excluded.jobs, state=excluded.state, message=excluded.message, updated_at=excluded.updated_at`,
+		h.Stage, h.Candidate, h.Jobset, h.LockCommit, h.EvalID, h.GateBuild, mustJSON(h.Builds), mustJSON(h.Jobs), h.State, h.Message, s.now())
 	if err != nil {
 		return fmt.Errorf("store: hydra eval %s@%s: %w", h.Candidate, h.Stage, err)
 	}
@@ -43,11 +64,11 @@ func (s *Store) PutHydraEval(ctx context.Context, h *HydraEval) error {
 // HydraEvalOf returns the record of candidate at stage (ErrNotFound if none).
 func (s *Store) HydraEvalOf(ctx context.Context, stage, candidate string) (*HydraEval, error) {
 	var h HydraEval
-	var builds string
+	var builds, jobs string
 	var at int64
-	err := s.DB.QueryRowContext(ctx, `SELECT stage, candidate, jobset, lock_commit, eval_id, gate_build, builds, state, message, updated_at
+	err := s.DB.QueryRowContext(ctx, `SELECT stage, candidate, jobset, lock_commit, eval_id, gate_build, builds, jobs, state, message, updated_at
 		FROM hydra_evals WHERE stage=? AND candidate=?`, stage, candidate).
-		Scan(&h.Stage, &h.Candidate, &h.Jobset, &h.LockCommit, &h.EvalID, &h.GateBuild, &builds, &h.State, &h.Message, &at)
+		Scan(&h.Stage, &h.Candidate, &h.Jobset, &h.LockCommit, &h.EvalID, &h.GateBuild, &builds, &jobs, &h.State, &h.Message, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("hydra eval of %s at %s: %w", candidate, stage, ErrNotFound)
 	}
@@ -57,6 +78,9 @@ func (s *Store) HydraEvalOf(ctx context.Context, stage, candidate string) (*Hydr
 	h.UpdatedAt = ms(at)
 	if err := json.Unmarshal([]byte(builds), &h.Builds); err != nil {
 		return nil, fmt.Errorf("hydra eval of %s at %s: builds: %w", candidate, stage, err)
+	}
+	if err := json.Unmarshal([]byte(jobs), &h.Jobs); err != nil {
+		return nil, fmt.Errorf("hydra eval of %s at %s: jobs: %w", candidate, stage, err)
 	}
 	return &h, nil
 }

@@ -301,6 +301,8 @@ type StageView struct {
 	Label     string           `json:"label"`
 	Promotion *store.Promotion `json:"promotion,omitempty"`
 	Runs      []*RunView       `json:"runs"`
+	// Hydra is the Hydra engine's evidence of the candidate at the stage.
+	Hydra *store.HydraEval `json:"hydra,omitempty"`
 }
 
 func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, error) {
@@ -334,6 +336,9 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	stages = append(stages, "stamp")
 	for _, st := range stages {
 		sv := StageView{Name: st, Status: stNone, Label: "not reached"}
+		if h, err := s.st.HydraEvalOf(ctx, st, c.ID); err == nil {
+			sv.Hydra = h
+		}
 		for _, p := range proms {
 			if p.Candidate == c.ID && p.Stage == st {
 				sv.Promotion = p
@@ -481,7 +486,7 @@ func (s *Server) historyView(ctx context.Context, q url.Values) (*HistoryView, e
 		Stages: append(slices.Clone(config.Stages), "stamp"), Components: s.cfg.Order(),
 		Verdicts: []string{store.VerdictGreen, store.VerdictFailed, store.VerdictUpstreamBroken, store.VerdictIncompatible,
 			store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled,
-			store.VerdictTimeout, store.VerdictAdapterError}}
+			store.VerdictTimeout, store.VerdictAdapterError, store.VerdictEvalError}}
 	for _, run := range runs {
 		rv, _ := s.runView(ctx, run, false)
 		v.Runs = append(v.Runs, rv)

@@ -156,6 +156,10 @@ rec {
           [ -d "$d" ] && find "$d" -maxdepth 1 -type f -executable -exec cp {} $out/bin/ \;
         done
         echo ${lib.escapeShellArg (builtins.toJSON { inherit (component) name rev; job = job.name; command = job.command; })} > $out/ironworks-job.json
+        # Hydra's build products: what the release manifest lists with its sha256.
+        for f in $out/bin/* $out/ironworks-job.json; do
+          if [ -f "$f" ]; then echo "file binary-dist $f" >> $out/nix-support/hydra-build-products; fi
+        done
         runHook postInstall
       '';
     } // featureAttrs);

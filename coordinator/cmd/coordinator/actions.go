@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -164,30 +165,13 @@ func (a *actions) PullRequest(ctx context.Context, ev web.PREvent) error {
 	if ev.Draft || ev.HeadSHA == "" {
 		return nil
 	}
-	ad := a.p.Cfg.Loaded[ev.Component]
-	if ad == nil {
+	if a.p.Cfg.Loaded[ev.Component] == nil {
 		return fmt.Errorf("no component %q: %w", ev.Component, web.ErrRefused)
 	}
-	targets, err := a.p.Store.Targets(ctx)
-	if err != nil {
-		return err
+	cand, err := prCandidate(ctx, a.p, ev.Component, ev.HeadRef, ev.HeadSHA, ev.Number)
+	if errors.Is(err, errNoHead) {
+		return fmt.Errorf("%w: %w", err, web.ErrRefused)
 	}
-	revs := map[string]store.Revision{}
-	for _, c := range a.p.Cfg.Order() {
-		x := a.p.Cfg.Loaded[c]
-		for _, t := range targets {
-			if t.Component == c && t.Branch == x.Branch {
-				revs[c] = store.Revision{Repo: x.Repo, Branch: x.Branch, Rev: t.Head}
-			}
-		}
-	}
-	revs[ev.Component] = store.Revision{Repo: ad.Repo, Branch: ev.HeadRef, Rev: ev.HeadSHA}
-	for c, r := range revs {
-		if r.Rev == "" {
-			return fmt.Errorf("no head known yet for %s: %w", c, web.ErrRefused)
-		}
-	}
-	cand, err := a.p.Store.PutCandidate(ctx, revs, "pr", ev.Number)
 	if err != nil {
 		return err
 	}

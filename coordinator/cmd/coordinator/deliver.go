@@ -22,6 +22,7 @@ type notifiers struct {
 	artifacts artifacts.Store
 	github    *forge.Client // nil without [github] token_file
 	notify    *notify.Service
+	prs       *prPoller // nil without [github] token_file
 }
 
 // openNotifiers opens the artifact store, the GitHub client and the notify
@@ -53,6 +54,9 @@ func openNotifiers(ctx context.Context, cfg *config.Config, st *store.Store, p *
 	}
 	flow := newStagingFlow(p, cfg, n.github, logger)
 	p.OnFinish = flow.onFinish
+	if n.prs, err = newPRPoller(cfg, st, p, flow, logger); err != nil {
+		return nil, nil, err
+	}
 	return n, flow, nil
 }
 

@@ -33,6 +33,7 @@ type services struct {
 	notify    *notify.Service
 	github    *forge.Client // nil without [github] token_file
 	staging   *stagingFlow
+	prs       *prPoller // nil without [github] token_file
 	loops     []func(context.Context)
 }
 
@@ -62,7 +63,7 @@ func addExtras(ctx context.Context, cfg *config.Config, st *store.Store, p *pipe
 		}
 		opts.Extra["/api/bench/"] = benchqueue.New(st).Handler(tokens, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	}
-	s := &services{artifacts: arts, notify: svc, github: n.github, staging: flow}
+	s := &services{artifacts: arts, notify: svc, github: n.github, staging: flow, prs: n.prs}
 	s.loops = append(s.loops,
 		func(ctx context.Context) {
 			if err := svc.Run(ctx); err != nil {

@@ -32,6 +32,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 		Health:  sched.Health,
 	}
 	opts.Subscriptions = subscriptionsPage{st}
+	opts.Bench = benchPage{st: st, cfg: cfg}
 	if f := cfg.Web.OperatorTokenFile; f != "" {
 		tok, err := web.ReadSecret(f)
 		if err != nil {
@@ -63,6 +64,9 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	go pruneDeliveries(ctx, st, logger)
 	for _, loop := range svcs.loops {
 		go loop(ctx)
+	}
+	if svcs.prs != nil {
+		go svcs.prs.loop(ctx, cfg.Engine.PollInterval.Duration, sched.Wake)
 	}
 	return srv.Handler(), nil
 }

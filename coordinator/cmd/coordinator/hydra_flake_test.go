@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +45,27 @@ func TestHydraEvaluatesTheFlakeOnEngineLocks(t *testing.T) {
 	gh := githubtest.New()
 	t.Cleanup(gh.Close)
 	gh.Token = token
-	main := gh.AddRepo(lockRepo, "main", hydraenginetest.RepoFiles(t, root))
+	// The project's adapters without their harden jobs and benchmarks
+	// (GPUs and 32 GiB sectors are not here), so that forge is known-good
+	// and the story ends in a release; the flake reads the same files.
+	files := hydraenginetest.RepoFiles(t, root)
+	adapters := map[string]string{}
+	for _, name := range []string{"merkletree", "rust-fil-proofs"} {
+		p := "adapters/" + name + "/adapter.toml"
+		files[p] = withoutHarden(files[p])
+		adapters[name] = filepath.Join(dir, "adapters", name)
+		if err := os.MkdirAll(adapters[name], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, body := range files {
+			if strings.HasPrefix(f, "adapters/"+name+"/") {
+				if err := os.WriteFile(filepath.Join(adapters[name], filepath.Base(f)), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	main := gh.AddRepo(lockRepo, "main", files)
 
 	flake := hydraenginetest.NewFlake(t, root)
 	hyd := hydratest.New()
@@ -81,9 +106,22 @@ eval_deadline = "5m"
 [github]
 api_url = %q
 token_file = %q
-`, state, filepath.Join(root, "adapters/merkletree"), filepath.Join(root, "adapters/rust-fil-proofs"),
+[github.repos]
+merkletree = "filecoin-project/merkletree"
+rust-fil-proofs = "filecoin-project/rust-fil-proofs"
+`, state, adapters["merkletree"], adapters["rust-fil-proofs"],
 		up.URL(), down.URL(), hyd.URL(), pw, lockRepo, gh.URL(), tok))
 
+	// The components are on (the in-test) GitHub too, where the release
+	// tags them and statuses are posted on their commits.
+	mirror := func() {
+		for full, r := range map[string]*fixture.Repo{"filecoin-project/merkletree": up, "filecoin-project/rust-fil-proofs": down} {
+			if err := gh.MirrorGit(full, r.Dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mirror()
 	var stderr bytes.Buffer
 	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "forge"}, &stderr); code != exitOK {
 		t.Fatalf("run --once: exit %d\n%s", code, lastLines(stderr.String(), 40))
@@ -140,9 +178,60 @@ token_file = %q
 	}
 	st.Close()
 
+	// status --json shows Hydra's evidence of each run.
+	out, err := exec.Command(buildBinary(t), "status", "--json", "--config", cfg).Output()
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var status Status
+	if err := json.Unmarshal(out, &status); err != nil {
+		t.Fatal(err)
+	}
+	var shown *store.HydraEval
+	for _, r := range status.Candidates[0].Runs {
+		if r.Stage == "forge" {
+			shown = r.Hydra
+		}
+	}
+	if shown == nil || shown.EvalID != rec.EvalID || shown.GateBuild != rec.GateBuild || len(shown.Jobs) == 0 {
+		t.Fatalf("status --json forge hydra evidence %+v, want eval %d gate %d with jobs", shown, rec.EvalID, rec.GateBuild)
+	}
+	for id, b := range shown.Jobs {
+		if b.Build == 0 || b.Status != "succeeded" || len(b.StorePaths) == 0 || len(b.Products) == 0 {
+			t.Errorf("evidence of %s: %+v", id, b)
+		}
+	}
+
+	// The release: manifest.json carries Hydra's evidence of every stage.
+	stderr.Reset()
+	if code := realMain([]string{"promote", "--config", cfg, "--to", "release", "--latest-good", "--version", "v0.1.0", "--by", "carol"}, &stderr); code != exitOK {
+		t.Fatalf("promote --to release: exit %d\n%s", code, lastLines(stderr.String(), 30))
+	}
+	checkManifest(t, filepath.Join(state, "releases", "v0.1.0", "manifest.json"), rec)
+	for _, full := range []string{"filecoin-project/merkletree", "filecoin-project/rust-fil-proofs", lockRepo} {
+		if gh.Tag(full, "v0.1.0") == "" {
+			t.Errorf("%s has no tag v0.1.0", full)
+		}
+	}
+
+	// The candidate page of serve shows the same evidence.
+	base, srv := startServe(t, buildBinary(t), dir, cfg)
+	code, page := httpGet(t, base+"/candidates/"+cands[0].ID)
+	if code != http.StatusOK {
+		t.Fatalf("candidate page: %d\n%s", code, page)
+	}
+	for _, want := range []string{"Hydra · forge", fmt.Sprintf("gate build %d", rec.GateBuild), shown.Jobs["merkletree:build"].Products[0].SHA256} {
+		if !strings.Contains(page, want) {
+			t.Errorf("candidate page lacks %q", want)
+		}
+	}
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+
 	// The upstream breaks its API: Hydra's build of rust-fil-proofs against it
 	// fails, which is an incompatibility with the breaking commit as culprit.
 	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
+	mirror()
 	stderr.Reset()
 	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "forge"}, &stderr); code != exitGate {
 		t.Fatalf("run --once after the break: exit %d, want %d\n%s", code, exitGate, lastLines(stderr.String(), 40))
@@ -169,6 +258,85 @@ token_file = %q
 			t.Errorf("engine asked eval %d for %s, which the flake does not define", a.Eval, a.Job)
 		}
 	}
+}
+
+// checkManifest checks a release manifest's Hydra evidence: an eval id per
+// stage, the gate build in the promotion evidence, store paths, build
+// products whose sha256 is that of the file in the store, and the list of
+// benchmark reports (none: the benchmarks were removed with harden).
+func checkManifest(t *testing.T, path string, forge *store.HydraEval) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Hydra struct {
+			Evals      map[string]int64 `json:"evals"`
+			StorePaths []string         `json:"store_paths"`
+		} `json:"hydra"`
+		Promotions map[string]struct {
+			Evidence map[string]any `json:"evidence"`
+		} `json:"promotions"`
+		Artifacts []struct {
+			Name, Path, SHA256 string
+		} `json:"artifacts"`
+		BenchmarkReports []string `json:"benchmark_reports"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Hydra.Evals["forge"] != forge.EvalID || m.Hydra.Evals["spark"] == 0 {
+		t.Errorf("manifest evals %v, want spark and forge (%d)", m.Hydra.Evals, forge.EvalID)
+	}
+	if fmt.Sprint(m.Promotions["forge"].Evidence["gate_build"]) != fmt.Sprint(forge.GateBuild) {
+		t.Errorf("manifest forge evidence %v, want gate build %d", m.Promotions["forge"].Evidence, forge.GateBuild)
+	}
+	if len(m.Hydra.StorePaths) == 0 {
+		t.Error("manifest has no store paths")
+	}
+	if len(m.Artifacts) == 0 {
+		t.Errorf("manifest has no artifacts:\n%s", b)
+	}
+	for _, a := range m.Artifacts {
+		body, err := os.ReadFile(a.Path)
+		sum := sha256.Sum256(body)
+		if err != nil || hex.EncodeToString(sum[:]) != a.SHA256 {
+			t.Errorf("artifact %s: sha256 %s is not that of %s (%v)", a.Name, a.SHA256, a.Path, err)
+		}
+	}
+	if m.BenchmarkReports == nil {
+		t.Error("manifest lacks benchmark_reports")
+	}
+}
+
+// withoutHarden drops an adapter.toml's harden and temper jobs and its
+// benchmarks (every table whose header starts [bench.).
+func withoutHarden(toml string) string {
+	var out, block []string
+	keep := func() {
+		drop := false
+		if len(block) > 0 && strings.HasPrefix(block[0], "[bench.") {
+			drop = true
+		}
+		for _, l := range block {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "stage" && (f[2] == `"harden"` || f[2] == `"temper"`) {
+				drop = true
+			}
+		}
+		if !drop {
+			out = append(out, block...)
+		}
+		block = nil
+	}
+	for _, l := range strings.Split(toml, "\n") {
+		if strings.HasPrefix(l, "[") {
+			keep()
+		}
+		block = append(block, l)
+	}
+	keep()
+	return strings.Join(out, "\n")
 }
 
 func lastLines(s string, n int) string {

@@ -31,6 +31,8 @@ token_file = "`+filepath.Join(dir, "token")+`"
 kind = "fs"
 dir = "artifacts"
 retention_days = 5
+[web]
+url = "https://ci.example.org"
 `), 0o600)
 	os.WriteFile(filepath.Join(dir, "summary.md"), []byte("# Tests failed\n\n2 of 40 tests failed.\n"), 0o600)
 	os.MkdirAll(filepath.Join(dir, "logs", "unit"), 0o755)
@@ -49,14 +51,15 @@ func TestNotifyPR(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	st := prs.Statuses()
-	if len(st) != 1 || st[0].State != "failure" || st[0].Context != "ci/tests" || st[0].Description != "Tests failed" || st[0].SHA != "abcdef0" {
+	if len(st) != 1 || st[0].State != "failure" || st[0].Context != "ci/tests" || st[0].Description != "Tests failed" || st[0].SHA != "abcdef0" ||
+		!strings.HasPrefix(st[0].TargetURL, "https://ci.example.org/artifacts/notify-pr/o/r/abcdef0/") || !strings.Contains(st[0].TargetURL, "/summary.md?") {
 		t.Fatalf("statuses %+v", st)
 	}
 	cms := prs.Comments("o/r", 5)
 	if len(cms) != 1 {
 		t.Fatalf("comments %+v", cms)
 	}
-	for _, want := range []string{"<!-- ironworks:pr-comment:ci/tests -->", "2 of 40 tests failed.", "Logs (3; kept 5 days", "[logs/unit/a.log](file://", "[extra.txt](file://"} {
+	for _, want := range []string{"<!-- ironworks:pr-comment:ci/tests -->", "2 of 40 tests failed.", "Logs (3; kept 5 days: links work until", "[logs/unit/a.log](https://ci.example.org/artifacts/notify-pr/o/r/abcdef0/", "[extra.txt](https://ci.example.org/artifacts/"} {
 		if !strings.Contains(cms[0].Body, want) {
 			t.Errorf("comment lacks %q:\n%s", want, cms[0].Body)
 		}
@@ -95,7 +98,7 @@ retention_days = 2
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	cms := prs.Comments("o/r", 5)
-	if len(cms) != 1 || !strings.HasPrefix(cms[0].Body, forge.Marker) || !strings.Contains(cms[0].Body, "kept 2 days") {
+	if len(cms) != 1 || strings.HasPrefix(cms[0].Body, forge.Marker+"\n") || !strings.HasPrefix(cms[0].Body, "<!-- ironworks:pr-comment:notify-pr -->") || !strings.Contains(cms[0].Body, "kept 2 days") {
 		t.Fatalf("comments %+v", cms)
 	}
 	if len(prs.Statuses()) != 0 {
@@ -108,6 +111,8 @@ func TestNotifyPRErrors(t *testing.T) {
 	sum := filepath.Join(dir, "summary.md")
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("repo = \"o/r\"\ncommit = \"abcdef0\"\n\ncolour = \"red\"\n"), 0o600)
+	storeBad := filepath.Join(dir, "store.toml")
+	os.WriteFile(storeBad, []byte("repo = \"o/r\"\n[store]\ncolour = \"red\"\n"), 0o600)
 	broken := filepath.Join(dir, "broken.toml")
 	os.WriteFile(broken, []byte("repo = \"o/r\"\ncommit = \n"), 0o600)
 	for _, tc := range []struct {
@@ -124,7 +129,15 @@ func TestNotifyPRErrors(t *testing.T) {
 		{[]string{"--config", cfg, "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--state", "success"}, exitUsage, "context: required"},
 		{[]string{"--config", cfg, "--repo", "o/r", "--commit", "abcdef0", "--summary-file", filepath.Join(dir, "none.md")}, exitUsage, "none.md"},
 		{[]string{"--config", cfg, "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--upload", filepath.Join(dir, "nope")}, exitUsage, "nope"},
-		{[]string{"--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum}, exitUsage, "--config is required"},
+		{[]string{"--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum}, exitUsage, "token_file: required"},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--upload", sum}, exitUsage, "upload: needs a [store]"},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--store", "fs", "--store-dir", dir, "--store-key-file", sum}, exitUsage, "store.url \"\": want the http(s) URL"},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--store", "ftp"}, exitUsage, `store.kind "ftp"`},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--store", "s3"}, exitUsage, "store.bucket: required for kind s3"},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--store", "fs", "--store-dir", dir, "--store-url", "http://x", "--store-key-file", filepath.Join(dir, "token")}, exitConfig, "want at least 16 bytes of key"},
+		{[]string{"--token-file", filepath.Join(dir, "token"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum, "--target-url", "javascript:x"}, exitUsage, `target_url "javascript:x"`},
+		{[]string{"--token-file", filepath.Join(dir, "none"), "--repo", "o/r", "--commit", "abcdef0", "--summary-file", sum}, exitConfig, "token_file"},
+		{[]string{"--file", storeBad}, exitUsage, "store.toml:3: store.colour: unknown key"},
 		{[]string{"--config", cfg, "--repo", "o/r", "--commit", "1234567", "--summary-file", sum}, exitOK, ""},
 	} {
 		code, out, errOut := captureCLI(t, append([]string{"notify-pr"}, tc.args...)...)
@@ -152,4 +165,25 @@ func FuzzNotifyPRFile(f *testing.F) {
 			in.validate() // must not panic
 		}
 	})
+}
+
+func TestServeArtifactsErrors(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.key")
+	os.WriteFile(short, []byte("tiny"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "--dir and --key-file"},
+		{[]string{"--dir", dir, "--key-file", filepath.Join(dir, "none")}, exitConfig, "store.key_file"},
+		{[]string{"--dir", dir, "--key-file", short}, exitConfig, "at least 16 bytes"},
+		{[]string{"--file", filepath.Join(dir, "none.toml")}, exitUsage, "none.toml"},
+	} {
+		code, out, errOut := captureCLI(t, append([]string{"serve-artifacts"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("%v: exit %d\n%s%s\nwant %d with %q", tc.args, code, out, errOut, tc.code, tc.want)
+		}
+	}
 }

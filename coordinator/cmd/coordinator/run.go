@@ -54,6 +54,7 @@ func runCmd(ctx context.Context, args []string) int {
 		return delivered(ctx, n, logger, report(logger, []*store.Run{run}, nil))
 	}
 	runs, err := p.Once(ctx, *through)
+	runs, err = n.withPRs(ctx, runs, err)
 	return delivered(ctx, n, logger, report(logger, runs, err))
 }
 
@@ -74,7 +75,7 @@ func report(logger interface {
 		return exitOK
 	case errors.Is(err, pipeline.ErrGateFailed):
 		for _, r := range runs {
-			if r.Verdict == store.VerdictInfraError {
+			if r.Verdict == store.VerdictInfraError || r.Verdict == store.VerdictEvalError {
 				return exitInfra
 			}
 		}

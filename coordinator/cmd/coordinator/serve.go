@@ -41,6 +41,7 @@ func serveCmd(ctx context.Context, args []string) int {
 		logger.Error("web", "err", err)
 		return exitConfig
 	}
+	handler = syncHydraAtStart(ctx, p, logger, handler)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("listen", "addr", addr, "err", err)

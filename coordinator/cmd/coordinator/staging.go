@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/charmbracelet/log"
 
@@ -62,27 +63,52 @@ func (f *stagingFlow) sparkGreen(ctx context.Context, head string) (bool, error)
 	return false, nil
 }
 
-// tryPromote merges PR number of component into staging when it is ready.
+// tryPromote merges PR number of component into staging when it is ready,
+// and says on the PR what came of it: merged, or why not (the reasons, or
+// GitHub's final refusal of the merge). A merge that failed in transit is
+// only logged: the next pass or poll tries it again.
 func (f *stagingFlow) tryPromote(ctx context.Context, component string, number int) {
 	pr := f.promoters[component]
 	if pr == nil || number == 0 {
 		return
 	}
-	sha, err := pr.Promote(ctx, number)
+	sha, head, err := pr.PromoteHead(ctx, number)
+	var nr *staging.NotReadyError
 	switch {
-	case errors.Is(err, staging.ErrNotReady):
-		f.log.Debug("not ready for staging", "component", component, "pr", number, "why", err)
+	case errors.As(err, &nr):
+		f.log.Info("not promoted to staging", "component", component, "pr", number, "why", strings.Join(nr.Reasons, "; "))
+		if err := staging.ReportNotReady(ctx, f.p.Store, component, nr); err != nil {
+			f.log.Warn("recording why a PR is not promoted", "pr", number, "err", err)
+		}
+	case err != nil && (errors.Is(err, forge.ErrConflict) || forge.Permanent(err)):
+		f.log.Warn("staging merge refused", "component", component, "pr", number, "err", err)
+		refused := &staging.NotReadyError{Repo: pr.Repo, Number: number, Head: head, Reasons: []string{"GitHub refused the merge into " + stagingBranch(f.cfg) + ": " + refusal(err)}}
+		if err := staging.ReportNotReady(ctx, f.p.Store, component, refused); err != nil {
+			f.log.Warn("recording a refused staging merge", "pr", number, "err", err)
+		}
 	case err != nil:
-		f.log.Warn("staging merge", "component", component, "pr", number, "err", err)
+		f.log.Warn("staging merge failed; tried again next pass", "component", component, "pr", number, "err", err)
 	default:
 		f.log.Info("promoted to staging", "component", component, "pr", number, "merge", store.ShortRev(sha))
+		if err := staging.ReportMerged(ctx, f.p.Store, component, pr.Repo, number, head, sha); err != nil {
+			f.log.Warn("recording a staging merge", "pr", number, "err", err)
+		}
 	}
+}
+
+// refusal is the part of a refused merge's error people act on.
+func refusal(err error) string {
+	if errors.Is(err, forge.ErrConflict) {
+		return "merge conflict"
+	}
+	return err.Error()
 }
 
 // onFinish is the pipeline's OnFinish hook.
 func (f *stagingFlow) onFinish(ctx context.Context, run *store.Run, cand *store.Candidate) {
 	switch {
-	case cand.Origin == "pr" && run.Stage == "spark" && run.Verdict == store.VerdictGreen:
+	case cand.Origin == "pr" && run.Stage == "spark":
+		// Green may complete the rules; red is a reason shown on the PR.
 		for c, r := range cand.Revisions {
 			if r.Branch != f.cfg.Loaded[c].Branch {
 				f.tryPromote(ctx, c, cand.PR)
@@ -103,7 +129,15 @@ func (f *stagingFlow) onFinish(ctx context.Context, run *store.Run, cand *store.
 				if reason == "" {
 					reason = pipeline.Summary(run.Stage, pipeline.Judgement{Verdict: run.Verdict, Detail: run.Detail})
 				}
-				if err := staging.ReportFailure(ctx, f.p.Store, pr.Repo, n, cand.ID, run.ID, run.Stage, reason); err != nil {
+				fail := staging.Failure{Component: c, Branch: r.Branch, Repo: pr.Repo, PR: n, PRURL: trailer(msg, "PR"), Head: trailer(msg, "Head"),
+					Candidate: cand.ID, RunID: run.ID, Stage: run.Stage, Reason: reason}
+				if fj, ok := run.Detail["failed_job"].(string); ok && fj != "" {
+					fail.FailedJob, fail.LogKey = fj, pipeline.LogKey(run.ID, fj)
+					if f.p.LogTail != nil {
+						fail.LogTail = f.p.LogTail(run.ID, fj, 20)
+					}
+				}
+				if err := staging.ReportFailure(ctx, f.p.Store, fail); err != nil {
 					f.log.Warn("reporting a staging failure", "pr", n, "err", err)
 				}
 			}
@@ -116,6 +150,16 @@ func stagingBranch(cfg *config.Config) string {
 		return cfg.GitHub.StagingBranch
 	}
 	return "staging"
+}
+
+// trailer returns the value of a "Key: value" trailer line of msg, or "".
+func trailer(msg, key string) string {
+	for _, line := range strings.Split(msg, "\n") {
+		if v, ok := strings.CutPrefix(line, key+": "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 var promoteSubject = regexp.MustCompile(`(?m)^Promote #(\d+) to staging`)

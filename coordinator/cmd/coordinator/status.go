@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -52,6 +53,10 @@ type CandidateStatus struct {
 type RunStatus struct {
 	*store.Run
 	Results []*store.JobResult `json:"results"`
+	// Hydra is the Hydra engine's evidence of the run's candidate at its
+	// stage: lock commit, eval, gate build, each job's build, store paths
+	// and products.
+	Hydra *store.HydraEval `json:"hydra,omitempty"`
 }
 
 func statusCmd(ctx context.Context, args []string) int {
@@ -134,7 +139,13 @@ func collectStatus(ctx context.Context, st *store.Store, limit int) (*Status, er
 			if err != nil {
 				return nil, err
 			}
-			cs.Runs = append(cs.Runs, RunStatus{Run: r, Results: res})
+			rs := RunStatus{Run: r, Results: res}
+			if r.Engine == "hydra" {
+				if h, err := st.HydraEvalOf(ctx, r.Stage, c.ID); err == nil {
+					rs.Hydra = h
+				}
+			}
+			cs.Runs = append(cs.Runs, rs)
 		}
 		s.Candidates = append(s.Candidates, cs)
 	}
@@ -166,7 +177,10 @@ func printStatus(w io.Writer, s *Status) {
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
 		for _, r := range c.Runs {
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict)
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, r.Verdict, pipeline.RetryText(r.Detail))
+			if h := r.Hydra; h != nil {
+				fmt.Fprintf(w, "    hydra %s eval %d gate build %d lock %s (%s)\n", h.Jobset, h.EvalID, h.GateBuild, store.ShortRev(h.LockCommit), h.State)
+			}
 			for _, j := range r.Results {
 				d := ""
 				if dur := j.Duration(); dur > 0 {

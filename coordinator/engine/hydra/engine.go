@@ -84,6 +84,9 @@ func New(o Options) (*Engine, error) {
 	if _, _, err := forge.SplitRepo(o.LockRepo); err != nil {
 		return nil, fmt.Errorf("hydra engine: hydra.lock_repo: %w", err)
 	}
+	if err := checkNames(o.Project, o.Jobsets); err != nil {
+		return nil, err
+	}
 	if o.LockBranch == "" {
 		o.LockBranch = "{stage}-lock"
 	}
@@ -186,24 +189,6 @@ func (e *Engine) WriteLock(ctx context.Context, stage string, c *store.Candidate
 		return "", false, fmt.Errorf("hydra engine: writing %s lock: %w", stage, err)
 	}
 	return commit, changed, nil
-}
-
-// FlakeURL is the (unlocked) flake a stage's jobset evaluates.
-func (e *Engine) FlakeURL(stage string) string {
-	return "github:" + e.o.LockRepo + "?ref=" + e.LockBranch(stage)
-}
-
-// EnsureJobset creates or updates the flake jobset of stage: triggers only
-// (checkinterval 0), so that every evaluation is one the coordinator asked for.
-func (e *Engine) EnsureJobset(ctx context.Context, stage string) error {
-	_, err := e.o.Hydra.PutJobset(ctx, e.o.Project, e.Jobset(stage), &hydra.JobsetSpec{
-		Description: "Ironworks stage " + stage, Type: 1, Flake: e.FlakeURL(stage),
-		Enabled: 1, CheckInterval: 0, SchedulingShares: 100, KeepNr: 10, Visible: true,
-	})
-	if err != nil {
-		return fmt.Errorf("hydra engine: jobset for %s: %w", stage, err)
-	}
-	return nil
 }
 
 func (e *Engine) sleep(ctx context.Context) error {

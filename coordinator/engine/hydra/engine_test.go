@@ -154,7 +154,7 @@ func TestEvaluationError(t *testing.T) {
 	}
 	for _, j := range []string{"merkletree:build", "merkletree:test"} {
 		got := res.get(j)
-		if got.State != store.JobFailure || !strings.Contains(got.Reason, msg) {
+		if got.State != store.JobEvalErr || !strings.Contains(got.Reason, msg) {
 			t.Errorf("%s: %+v", j, got)
 		}
 	}
@@ -176,7 +176,7 @@ func TestFetchError(t *testing.T) {
 	if err := e.Execute(context.Background(), plan(candidate(t, st, strings.Repeat("d", 40))), res.report); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.get("merkletree:build"); got.State != store.JobError || !strings.Contains(got.Reason, "could not read from remote") {
+	if got := res.get("merkletree:build"); got.State != store.JobEvalErr || !strings.Contains(got.Reason, "could not read from remote") {
 		t.Errorf("%+v", got)
 	}
 }

@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/httpretry"
 	"github.com/ironworks-ci/ironworks/coordinator/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
-// evalFailure is Hydra refusing to evaluate: the run fails with its message.
+// evalFailure is Hydra refusing to evaluate: the run ends with its message.
 type evalFailure struct {
-	state  string // store.JobFailure for evaluation errors, store.JobError for fetch errors
+	state  string // store.JobEvalErr for fetch and whole-flake evaluation errors, store.JobError otherwise
 	record string // hydra_evals state
 	reason string
 }
@@ -128,6 +131,11 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 		}
 	}
 	triggered := false
+	// checkedBefore is the jobset's lastcheckedtime when a push of ours
+	// failed: a push whose answer was lost still triggers, so before pushing
+	// again the engine looks whether Hydra has checked the jobset since (or
+	// a trigger is pending). At most one extra push per lost answer.
+	var checkedBefore *int64
 	for {
 		if e.o.Now().After(deadline) {
 			return nil, nil, fmt.Errorf("hydra engine: %s: %w (%s) for lock commit %s", full, ErrEvalDeadline, e.o.EvalDeadline, commit)
@@ -145,18 +153,30 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 				triggered = true
 				break
 			}
-			if _, err := h.Push(ctx, false, full); err != nil {
+			if checkedBefore != nil && js.LastCheckedTime.Valid && js.LastCheckedTime.V != *checkedBefore {
+				// Our lost push went through and Hydra has checked since.
+				triggered = true
+				continue
+			}
+			// Sent once: the HTTP client must not repeat a trigger whose
+			// answer was lost; the next poll looks at the jobset instead.
+			if _, err := h.Push(httpretry.Once(ctx), false, full); err != nil {
 				if errors.Is(err, hydra.ErrLogin) {
 					return nil, nil, fmt.Errorf("hydra engine: triggering %s: %w", full, err)
 				}
-				e.o.Log.Warn("triggering Hydra jobset", "jobset", full, "err", err)
+				before := int64(-1)
+				if js.LastCheckedTime.Valid {
+					before = js.LastCheckedTime.V
+				}
+				checkedBefore = &before
+				e.o.Log.Warn("triggering Hydra jobset failed; looking at the jobset before pushing again", "jobset", full, "err", err)
 				break
 			}
 			triggered = true
 		case js.Idle():
 			// The check our trigger asked for has run.
 			if js.FetchErrorMsg != "" {
-				return nil, &evalFailure{state: store.JobError, record: "fetch-error",
+				return nil, &evalFailure{state: store.JobEvalErr, record: "fetch-error",
 					reason: fmt.Sprintf("Hydra could not fetch the inputs of %s: %s", full, js.FetchErrorMsg)}, nil
 			}
 			ev, err := h.FindEval(ctx, project, jobset, e.o.EvalPages, 0, match)
@@ -173,7 +193,7 @@ func (e *Engine) awaitEval(ctx context.Context, jobset, commit string) (*hydra.E
 				break
 			}
 			if errs.ErrorMsg != "" {
-				return nil, &evalFailure{state: store.JobFailure, record: "eval-error",
+				return nil, &evalFailure{state: store.JobEvalErr, record: "eval-error",
 					reason: fmt.Sprintf("Hydra evaluation of %s failed: %s", full, errs.ErrorMsg)}, nil
 			}
 			// Evaluated without error yet no listed eval carries the commit:
@@ -237,8 +257,10 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 	rec.GateBuild = gate
 	e.record(ctx, rec)
 
+	rec.Jobs = map[string]store.HydraBuild{}
 	conclude := func(b *hydra.Build) {
 		for _, j := range pending[int64(b.ID)] {
+			rec.Jobs[j.ID()] = evidence(b)
 			report(e.result(p.RunID, j, b))
 		}
 		delete(pending, int64(b.ID))
@@ -283,7 +305,22 @@ func (e *Engine) awaitBuilds(ctx context.Context, p *pipeline.Plan, jobs []*conf
 			return err
 		}
 	}
+	e.record(ctx, rec)
 	return nil
+}
+
+// evidence is what the run keeps of a finished build: its id and status,
+// its store paths and its build products with Hydra's sha256.
+func evidence(b *hydra.Build) store.HydraBuild {
+	hb := store.HydraBuild{Build: int64(b.ID), Status: b.StatusName(), StorePaths: []string{}, Products: []store.BuildProduct{}}
+	for _, k := range slices.Sorted(maps.Keys(b.BuildOutputs)) {
+		hb.StorePaths = append(hb.StorePaths, string(b.BuildOutputs[k].Path))
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.BuildProducts)) {
+		p := b.BuildProducts[k]
+		hb.Products = append(hb.Products, store.BuildProduct{Name: string(p.Name), Type: string(p.Type), Path: string(p.Path), SHA256: string(p.SHA256)})
+	}
+	return hb
 }
 
 // retry repeats a call that failed for a reason other than 404 at each poll

@@ -410,6 +410,15 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	} else {
 		fmt.Fprintf(f, "# ironworks: NOT sandboxed (engine.sandbox = \"off\"): this job can read the coordinator's secrets and state\n")
 	}
+	// bubblewrap fails a missing read-only path with exit 1, which would
+	// read as the job failing: a missing shared folder (an unmounted
+	// parameter cache) is the machine's fault.
+	for _, d := range e.SandboxRO {
+		if _, err := os.Stat(d); err != nil {
+			res.State, res.Reason, res.FinishedAt = store.JobError, "engine.sandbox_ro: "+err.Error(), e.now()
+			return res
+		}
+	}
 	for _, d := range spec.RW {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			res.State, res.Reason, res.FinishedAt = store.JobError, err.Error(), e.now()

@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -99,6 +100,7 @@ type Server struct {
 	conflict map[string]bool
 	lost     []*fault                     // answers lost after the effect (gitdata.go)
 	trees    map[string]map[string][]byte // tree sha -> files (gitdata.go)
+	rate     rateLimit                    // conditional.go
 }
 
 // New starts a server on loopback.
@@ -157,7 +159,7 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 			Error(w, http.StatusBadGateway, "Bad Gateway")
 			return
 		}
-		h(w, r)
+		s.answer(w, r, h)
 	})
 }
 
@@ -382,6 +384,7 @@ func (s *Server) routes() {
 	s.Handle("GET /repos/{o}/{r}/git/ref/{ref...}", s.getRef)
 	s.Handle("POST /repos/{o}/{r}/git/refs", s.createRef)
 	s.Handle("POST /repos/{o}/{r}/merges", s.merge)
+	s.Handle("GET /repos/{o}/{r}/pulls", s.listPulls)
 	s.Handle("GET /repos/{o}/{r}/pulls/{n}", s.getPull)
 	s.Handle("GET /repos/{o}/{r}/pulls/{n}/reviews", s.listReviews)
 }
@@ -632,19 +635,23 @@ func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
+	JSON(w, http.StatusOK, pullJSON(rp, p))
+}
+
+func pullJSON(rp *Repo, p *Pull) map[string]any {
 	labels := []any{}
 	for _, l := range p.Labels {
 		labels = append(labels, map[string]any{"name": l})
 	}
 	full := rp.Owner + "/" + rp.Name
-	JSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"number": p.Number, "title": p.Title, "state": p.State, "draft": p.Draft,
 		"html_url": "https://github.com/" + full + "/pull/" + strconv.Itoa(p.Number),
 		"user":     map[string]any{"login": p.User},
 		"head":     map[string]any{"sha": p.HeadSHA, "ref": p.HeadRef, "repo": map[string]any{"full_name": full}},
 		"base":     map[string]any{"ref": p.BaseRef, "repo": map[string]any{"full_name": full}},
 		"labels":   labels,
-	})
+	}
 }
 
 func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
@@ -682,4 +689,41 @@ func (s *Server) Repos() []string {
 	out := slices.Collect(maps.Keys(s.repos))
 	sort.Strings(out)
 	return out
+}
+
+// MirrorGit makes repository full hold every commit of the local git
+// repository at dir, with their real SHAs, parents and messages (not their
+// trees) and its branches, as a push of that repository to GitHub would:
+// statuses and tags can then name the commits a test's fixture made.
+func (s *Server) MirrorGit(full, dir string) error {
+	out, err := exec.Command("git", "-C", dir, "log", "--all", "--format=%H %P%x00%s").Output()
+	if err != nil {
+		return fmt.Errorf("githubtest: git log in %s: %w", dir, err)
+	}
+	refs, err := exec.Command("git", "-C", dir, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads").Output()
+	if err != nil {
+		return fmt.Errorf("githubtest: git for-each-ref in %s: %w", dir, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, name, _ := strings.Cut(full, "/")
+	r := s.repos[full]
+	if r == nil {
+		r = &Repo{Owner: owner, Name: name, DefaultBranch: "master", Branches: map[string]string{}, Tags: map[string]string{}, Commits: map[string]*Commit{}, Pulls: map[int]*Pull{}}
+		s.repos[full] = r
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ids, msg, _ := strings.Cut(line, "\x00")
+		f := strings.Fields(ids)
+		if len(f) == 0 {
+			continue
+		}
+		r.Commits[f[0]] = &Commit{SHA: f[0], Parents: f[1:], Message: msg, Tree: map[string][]byte{}}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(refs)), "\n") {
+		if b, sha, ok := strings.Cut(line, " "); ok {
+			r.Branches[b] = sha
+		}
+	}
+	return nil
 }

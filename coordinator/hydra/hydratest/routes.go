@@ -12,6 +12,8 @@ func (s *Server) routes() {
 	s.handle("POST /login", s.login)
 	s.handle("GET /current-user", s.currentUser)
 	s.handle("POST /api/push", s.push)
+	s.handle("GET /project/{p}", s.getProject)
+	s.handle("PUT /project/{p}", s.putProject)
 	s.handle("PUT /jobset/{p}/{j}", s.putJobset)
 	s.handle("GET /jobset/{p}/{j}", s.getJobset(false))
 	s.handle("GET /jobset/{p}/{j}/errors", s.getJobset(true))
@@ -102,76 +104,6 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"jobsetsTriggered": done})
 }
 
-func (s *Server) putJobset(w http.ResponseWriter, r *http.Request) {
-	p, name := r.PathValue("p"), r.PathValue("j")
-	u := s.user(r)
-	if u == "" {
-		s.fail(w, r, http.StatusForbidden, "This page requires you to sign in.")
-		return
-	}
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "Bad request: "+err.Error())
-		return
-	}
-	num := func(k string) (int, bool) {
-		var n json.Number
-		if json.Unmarshal(body[k], &n) != nil {
-			var str string
-			if json.Unmarshal(body[k], &str) != nil {
-				return 0, false
-			}
-			n = json.Number(str)
-		}
-		v, err := strconv.Atoi(n.String())
-		return v, err == nil
-	}
-	str := func(k string) string {
-		var v string
-		_ = json.Unmarshal(body[k], &v)
-		return v
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.declarative[p] {
-		s.fail(w, r, http.StatusForbidden, "can't modify jobset of declarative project")
-		return
-	}
-	enabled, ok := num("enabled")
-	if !ok || enabled < 0 || enabled > 3 {
-		s.fail(w, r, http.StatusBadRequest, "Invalid enabled value.")
-		return
-	}
-	typ, _ := num("type")
-	if typ == 1 && str("flake") == "" {
-		s.fail(w, r, http.StatusBadRequest, "Flake URI must not be empty.")
-		return
-	}
-	shares, ok := num("schedulingshares")
-	if !ok || shares <= 0 {
-		s.fail(w, r, http.StatusBadRequest, "Scheduling shares must be a positive integer.")
-		return
-	}
-	key := p + ":" + name
-	j, exists := s.jobsets[key]
-	if !exists {
-		j = &jobset{project: p, name: name}
-		s.jobsets[key] = j
-	}
-	j.typ, j.enabled, j.shares = typ, enabled, shares
-	j.flake = str("flake")
-	j.description = str("description")
-	j.checkInterval, _ = num("checkinterval")
-	j.keepnr, _ = num("keepnr")
-	_, j.visible = body["visible"] // booleans count by presence
-	_, j.enableEmail = body["enableemail"]
-	status := http.StatusOK
-	if !exists {
-		status = http.StatusCreated
-	}
-	s.reply(w, r, status, map[string]any{"name": name, "uri": s.srv.URL + "/jobset/" + p + "/" + name, "redirect": s.srv.URL + "/jobset/" + p + "/" + name, "type": "jobset"})
-}
-
 func optInt(p *int64) any {
 	if p == nil {
 		return nil
@@ -188,21 +120,7 @@ func (s *Server) getJobset(errors bool) http.HandlerFunc {
 			s.fail(w, r, http.StatusNotFound, "Jobset doesn't exist.")
 			return
 		}
-		errmsg := ""
-		if errors {
-			errmsg = j.errormsg // current servers leave it empty on the plain page
-		}
-		visible := j.visible
-		v := map[string]any{
-			"name": j.name, "project": j.project, "description": j.description,
-			"nixexprinput": "", "nixexprpath": "", "errormsg": errmsg, "fetcherrormsg": j.fetcherr,
-			"emailoverride": "", "type": j.typ, "flake": j.flake,
-			"errortime": optInt(j.errortime), "lastcheckedtime": optInt(j.lastChecked),
-			"triggertime": optInt(j.triggerTime), "starttime": optInt(j.startTime),
-			"enabled": j.enabled, "keepnr": j.keepnr, "checkinterval": j.checkInterval,
-			"schedulingshares": j.shares, "enableemail": j.enableEmail, "visible": visible,
-			"enable_dynamic_run_command": false, "inputs": map[string]any{},
-		}
+		v := s.jobsetJSON(j, errors)
 		s.mu.Unlock()
 		s.reply(w, r, http.StatusOK, v)
 	}
@@ -346,7 +264,41 @@ func (s *Server) evalBuilds(w http.ResponseWriter, r *http.Request) {
 }
 
 func outPath(b *build) string {
+	if p, ok := b.outputs["out"]; ok {
+		return p
+	}
 	return "/nix/store/" + b.drv[len(b.drv)-min(len(b.drv), 8):] + "-" + b.job
+}
+
+// outputsJSON is buildoutputs: the real outputs when the builder gave them.
+func outputsJSON(b *build) map[string]any {
+	if b.outputs == nil {
+		return map[string]any{"out": map[string]any{"path": outPath(b)}}
+	}
+	out := map[string]any{}
+	for n, p := range b.outputs {
+		out[n] = map[string]any{"path": p}
+	}
+	return out
+}
+
+// productsJSON is buildproducts, keyed by product number from 1. Without a
+// hydra-build-products file Hydra records each output as a "nix-build"
+// product with no hash (a folder is not hashed).
+func productsJSON(b *build) map[string]any {
+	out := map[string]any{}
+	if b.products == nil {
+		out["1"] = map[string]any{"type": "nix-build", "subtype": "", "name": b.job, "filesize": nil, "sha256hash": nil, "path": outPath(b), "defaultpath": ""}
+		return out
+	}
+	for i, p := range b.products {
+		var size, sum any
+		if p.SHA256 != "" {
+			size, sum = p.Size, p.SHA256
+		}
+		out[strconv.Itoa(i+1)] = map[string]any{"type": p.Type, "subtype": p.Subtype, "name": p.Name, "filesize": size, "sha256hash": sum, "path": p.Path, "defaultpath": ""}
+	}
+	return out
 }
 
 func (s *Server) storePaths(w http.ResponseWriter, r *http.Request) {
@@ -359,7 +311,12 @@ func (s *Server) storePaths(w http.ResponseWriter, r *http.Request) {
 	out := []string{}
 	for _, id := range e.builds {
 		if b := s.builds[id]; b.finished == 1 && *b.status == 0 && len(b.constituents) == 0 {
-			out = append(out, outPath(b))
+			if b.outputs == nil {
+				out = append(out, outPath(b))
+			}
+			for _, p := range b.outputs {
+				out = append(out, p)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -376,13 +333,10 @@ func (s *Server) buildJSON(b *build) map[string]any {
 		"starttime": optInt(b.start), "stoptime": optInt(b.stop),
 		"project": b.project, "jobset": b.jobset, "job": b.job, "system": b.system,
 		"nixname": b.job, "drvpath": "/nix/store/" + b.job + ".drv", "priority": 100, "releasename": nil,
-		"jobsetevals":  slices.Clone(b.evals),
-		"buildoutputs": map[string]any{"out": map[string]any{"path": outPath(b)}},
-		"buildproducts": map[string]any{"1": map[string]any{
-			"type": "nix-build", "subtype": "", "name": b.job, "filesize": nil, "sha256hash": nil,
-			"path": outPath(b), "defaultpath": "",
-		}},
-		"buildmetrics": map[string]any{},
+		"jobsetevals":   slices.Clone(b.evals),
+		"buildoutputs":  outputsJSON(b),
+		"buildproducts": productsJSON(b),
+		"buildmetrics":  map[string]any{},
 	}
 }
 

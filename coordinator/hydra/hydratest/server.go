@@ -16,8 +16,13 @@
 //   - injectable faults (5xx bursts with Retry-After, slow answers) and
 //     request counting per endpoint pattern.
 //
-// Tests drive it through methods: AddJobset, SetResolver, Evaluate, AddEval,
-// SetJobResult, Restart, FailEval, FailFetch, FailNext, Slow, Count.
+// PUT and GET of /project/{p} and PUT /jobset/{p}/{j} follow Hydra's
+// controllers (projects.go): booleans by presence, every column rewritten,
+// 404 for a jobset of a missing project, 403 on a declarative project.
+//
+// Tests drive it through methods: AddProject, SetDeclarative, AddJobset,
+// SetResolver, Evaluate, AddEval, SetJobResult, Restart, FailEval, FailFetch,
+// FailNext, Slow, Count, JobsetFields.
 package hydratest
 
 import (
@@ -61,11 +66,14 @@ type jobset struct {
 	project, name string
 	typ           int
 	flake         string
+	exprPath      string // legacy jobsets
+	exprInput     string
 	enabled       int
 	checkInterval int
 	shares        int
 	keepnr        int
 	description   string
+	emailOverride string
 	visible       bool
 	enableEmail   bool
 
@@ -96,6 +104,8 @@ type eval struct {
 }
 
 type build struct {
+	outputs      map[string]string // output name -> store path; nil: made up from the drv
+	products     []Product         // nil: one nix-build product per output, as Hydra without hydra-build-products
 	id           int64
 	project      string
 	jobset       string
@@ -112,6 +122,7 @@ type build struct {
 
 type fault struct {
 	n          int
+	lose       bool // handle the request, then answer 502 (the answer is lost)
 	status     int
 	retryAfter string
 	delay      time.Duration
@@ -148,8 +159,15 @@ type Server struct {
 	counts      map[string]int
 	pushes      map[string]int
 	faults      []*fault
-	declarative map[string]bool
+	allProjects map[string]*project
 	asked       []AskedJob
+}
+
+// project is one Hydra project; declFile non-empty makes it declarative.
+type project struct {
+	name, displayName, description, homepage, owner string
+	enabled, hidden                                 bool
+	declFile, declType, declValue                   string
 }
 
 // AskedJob is one GET /eval/{id}/job/{job} the server answered.
@@ -182,7 +200,7 @@ func New() *Server {
 		nextBuild:   1000,
 		counts:      map[string]int{},
 		pushes:      map[string]int{},
-		declarative: map[string]bool{},
+		allProjects: map[string]*project{},
 	}
 	s.routes()
 	s.srv = httptest.NewServer(s.Mux)
@@ -203,18 +221,51 @@ func (s *Server) AddUser(name, password string) {
 	s.roles[name] = true
 }
 
-// SetDeclarative marks a project declarative: jobset edits answer 403.
-func (s *Server) SetDeclarative(project string) {
+// SetDeclarative makes a project (created if missing) declarative, with
+// spec file spec.json: jobset edits then answer 403. The fake does not
+// evaluate the spec file: tests add the jobsets it would make with AddJobset.
+func (s *Server) SetDeclarative(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.declarative[project] = true
+	p := s.addProject(name)
+	p.declFile, p.declType, p.declValue = "spec.json", "git", "https://example.org/spec.git main"
 }
 
-// AddJobset creates a flake jobset (type 1, triggers only).
+// AddProject creates an enabled, visible project without a declarative spec.
+func (s *Server) AddProject(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addProject(name)
+}
+
+func (s *Server) addProject(name string) *project {
+	p := s.allProjects[name]
+	if p == nil {
+		p = &project{name: name, displayName: name, enabled: true, owner: "admin"}
+		s.allProjects[name] = p
+	}
+	return p
+}
+
+// AddJobset creates a flake jobset (type 1, triggers only), and its project
+// if missing.
 func (s *Server) AddJobset(project, name, flake string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jobsets[project+":"+name] = &jobset{project: project, name: name, typ: 1, flake: flake, enabled: 1, shares: 100, visible: true}
+	s.addProject(project)
+	s.jobsets[project+":"+name] = &jobset{project: project, name: name, typ: 1, flake: flake, enabled: 1, shares: 100, keepnr: 3, visible: true}
+}
+
+// JobsetFields returns a jobset as GET /jobset/{p}/{j} renders it, nil if
+// there is none.
+func (s *Server) JobsetFields(project, name string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobsets[project+":"+name]
+	if j == nil {
+		return nil
+	}
+	return s.jobsetJSON(j, false)
 }
 
 // SetResolver sets what evaluating the jobset produces.
@@ -455,6 +506,25 @@ func (s *Server) FinishBuild(id int64, status int) {
 	s.settleAggregates()
 }
 
+// Product is one build product, as the queue runner records it from an
+// output's nix-support/hydra-build-products: type, subtype and path from
+// the file's line; for a regular file, its name, size and sha256.
+type Product struct {
+	Type, Subtype, Name, Path, SHA256 string
+	Size                              int64
+}
+
+// FinishBuildWith finishes a build like FinishBuild, with its real store
+// paths and build products.
+func (s *Server) FinishBuildWith(id int64, status int, outputs map[string]string, products []Product) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.builds[id]
+	b.outputs, b.products = outputs, products
+	s.finish(b, status)
+	s.settleAggregates()
+}
+
 // Restart does what Hydra's restart does: finished goes back to 0 and the old
 // buildstatus, starttime and stoptime stay.
 func (s *Server) Restart(id int64) {
@@ -470,6 +540,23 @@ func (s *Server) FailNext(n, status int, retryAfter, match string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{n: n, status: status, retryAfter: retryAfter, match: match})
+}
+
+// LoseNext handles the next n requests whose pattern contains match, then
+// throws their answer away and replies 502, as a proxy does whose upstream
+// connection broke after Hydra acted: the effect happened, the client
+// cannot know.
+func (s *Server) LoseNext(n int, match string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{n: n, lose: true, match: match})
+}
+
+// ClearFaults drops every pending fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
 }
 
 // Slow delays the next n requests matching match by d. A request whose
@@ -585,6 +672,13 @@ func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 		s.mu.Unlock()
 		if private && pattern != "POST /login" && s.user(r) == "" {
 			s.fail(w, r, http.StatusForbidden, "This page requires you to sign in.")
+			return
+		}
+		if f != nil && f.lose {
+			h(httptest.NewRecorder(), r)
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
 			return
 		}
 		h(w, r)

@@ -2,11 +2,16 @@ package hydraenginetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -187,15 +192,63 @@ func (f *Flake) Builder(h *hydratest.Server) func(id int64, job, drv string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		status := 0
-		if _, err := f.nix(ctx, "build", "--no-link", "path:"+dir+"#hydraJobs."+job); err != nil {
+		out, err := f.nix(ctx, "build", "--json", "--no-link", "path:"+dir+"#hydraJobs."+job)
+		if err != nil {
 			status = 1
 			if strings.Contains(err.Error(), "dependencies couldn't be built") || strings.Contains(err.Error(), "dependency failed") {
 				status = 2
 			}
 			f.t.Logf("hydra build %d %s: status %d: %v", id, job, status, err)
+			h.FinishBuild(id, status)
+			return
 		}
-		h.FinishBuild(id, status)
+		outputs, products, err := buildResult(out)
+		if err != nil {
+			f.t.Errorf("hydra build %d %s: %v", id, job, err)
+		}
+		h.FinishBuildWith(id, status, outputs, products)
 	}
+}
+
+// buildResult reads what the queue runner records of a successful build:
+// its outputs (from `nix build --json`) and the products each output lists
+// in nix-support/hydra-build-products ("type subtype path" per line), with
+// the size and sha256 (hex) of those that are regular files. An output
+// without that file is one "nix-build" product with no hash, as in Hydra.
+func buildResult(js []byte) (map[string]string, []hydratest.Product, error) {
+	var res []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(js, &res); err != nil || len(res) != 1 {
+		return nil, nil, fmt.Errorf("nix build --json: %v: %s", err, js)
+	}
+	outputs := res[0].Outputs
+	var products []hydratest.Product
+	for _, name := range slices.Sorted(maps.Keys(outputs)) {
+		out := outputs[name]
+		list, err := os.ReadFile(filepath.Join(out, "nix-support", "hydra-build-products"))
+		if errors.Is(err, os.ErrNotExist) {
+			products = append(products, hydratest.Product{Type: "nix-build", Name: filepath.Base(out), Path: out})
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, line := range strings.Split(string(list), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 {
+				continue
+			}
+			p := hydratest.Product{Type: f[0], Subtype: f[1], Path: strings.Trim(f[2], `"`)}
+			p.Name = filepath.Base(p.Path)
+			if b, err := os.ReadFile(p.Path); err == nil {
+				sum := sha256.Sum256(b)
+				p.SHA256, p.Size = hex.EncodeToString(sum[:]), int64(len(b))
+			}
+			products = append(products, p)
+		}
+	}
+	return outputs, products, nil
 }
 
 // RepoFiles returns the files of this repository the flake needs (flake.nix,

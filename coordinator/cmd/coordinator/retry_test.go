@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
+)
+
+// The local engine's infra-error is retried by the next pass, no human
+// involved: the proof parameters folder every job sees read-only
+// (engine.sandbox_ro, an NFS mount, say) is missing for one pass, so the new
+// candidate's jobs cannot start (infra-error, not a failure of anyone's
+// code: attempt 1 of 4, the next one due); with the folder back the next
+// pass tries the run again and it is green.
+func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
+	fixture.RequireCargo(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "markers", "marker"))
+	params := filepath.Join(dir, "filecoin-proof-parameters")
+	if err := os.MkdirAll(params, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "sandbox_ro = [%q]\nretry_backoff = \"1ms\"\n", params)
+	f.Close()
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, append(args, "--config", cfg)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := run("run", "--once"); code != exitOK {
+		t.Fatalf("first pass: %d\n%s", code, lastLines(out, 30))
+	}
+	down := fixture.Open(t, filepath.Join(dir, "src", "rust-fil-proofs"))
+	down.Commit("docs", map[string]string{"NOTES.md": "new\n"})
+	if err := os.Rename(params, params+".away"); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run("run", "--once")
+	if code != exitInfra {
+		t.Fatalf("pass with the remote down: %d, want %d\n%s", code, exitInfra, lastLines(out, 30))
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.Runs(context.Background(), store.RunFilter{Stage: "forge", Kind: "stage", Limit: 1})
+	st.Close()
+	if err != nil || len(runs) != 1 || runs[0].Verdict != store.VerdictInfraError || runs[0].Detail["retry_at"] == nil {
+		t.Fatalf("newest run %+v %v, want infra-error with a retry due\n%s", *runs[0], err, lastLines(out, 20))
+	}
+	failed := runs[0]
+	if code, out := run("status"); code != exitOK || !strings.Contains(out, "attempt 1 of 4; next at") {
+		t.Errorf("status does not say a retry is due:\n%s", out)
+	}
+	if err := os.Rename(params+".away", params); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("run", "--once"); code != exitOK {
+		t.Fatalf("pass with the remote back: %d\n%s", code, lastLines(out, 30))
+	}
+	st, err = store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err = st.Runs(context.Background(), store.RunFilter{Candidate: failed.Candidate, Stage: "forge", Kind: "stage"})
+	if err != nil || len(runs) != 2 || runs[0].Verdict != store.VerdictGreen || attemptOf(runs[0].Detail) != 2 {
+		t.Fatalf("runs of the candidate %+v %v, want the retry (attempt 2) green", runs, err)
+	}
+}
