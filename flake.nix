@@ -1,13 +1,18 @@
 {
   description = "Ironworks: release pipeline coordinator for Nix/Hydra projects (merkletree, rust-fil-proofs)";
 
-  # The offline check replaces this input with a test double:
-  #   nix/testing/check-offline  (--override-input nixpkgs path:nix/testing/nixpkgs-standin)
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.05";
+  # flake.lock pins both (docs/nix.md, "Inputs"). The offline check replaces them with test
+  # doubles (nix/testing/standin-setup; --override-input nixpkgs|rust-overlay path:...).
+  # nixos-unstable: Go new enough for go.mod (nix/go.nix checks), Rust for unpinned crates.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # The toolchains components pin in rust-toolchain(.toml) (nix/lib/toolchain.nix).
+  inputs.rust-overlay = { url = "github:oxalica/rust-overlay"; inputs.nixpkgs.follows = "nixpkgs"; };
 
-  outputs = { self, nixpkgs }:
+  outputs = { self, nixpkgs, rust-overlay }:
     let
       lib = nixpkgs.lib;
+      # The package set every job builds with: nixpkgs plus rust-overlay's rust-bin.
+      pkgsFor = system: import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ]; };
       ironworks = import ./nix/lib { inherit lib; };
       systems = [ "x86_64-linux" ];
 
@@ -22,7 +27,7 @@
       local = if builtins.pathExists ./locks/local.json then lib.importJSON ./locks/local.json else null;
 
       project = ironworks.mkProject {
-        inherit nixpkgs ironworks systems adapterDirs local;
+        inherit pkgsFor ironworks systems adapterDirs local;
         locksDir = ./locks;
       };
 
@@ -30,10 +35,14 @@
     in
     {
       lib = ironworks;
-      inherit (project) hydraJobs;
+      # the stages' jobs, and on main (no locks/jobset.json) the programs themselves, so
+      # Hydra's cache holds what NixOS hosts and benchkit agents install
+      hydraJobs = project.hydraJobs // lib.optionalAttrs (!builtins.pathExists ./locks/jobset.json) {
+        ironworks = lib.genAttrs [ "coordinator" "benchkit" ] (n: lib.genAttrs systems (s: self.packages.${s}.${n}));
+      };
 
       packages = lib.genAttrs systems (system:
-        let pkgs = nixpkgs.legacyPackages.${system}; gp = go.packages pkgs; in
+        let pkgs = pkgsFor system; gp = go.packages pkgs; in
         project.packages.${system} // gp // { default = gp.coordinator; });
 
       apps = lib.genAttrs systems (system:
@@ -44,14 +53,14 @@
                  (lib.filterAttrs (n: _: lib.hasSuffix "-sector-bench" n) p)));
 
       checks = lib.genAttrs systems (system:
-        let pkgs = nixpkgs.legacyPackages.${system}; in
+        let pkgs = pkgsFor system; in
         project.checks.${system} // {
-          nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; };
-          nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs; modules = self.nixosModules; };
+          nix-lib = import ./nix/tests.nix { inherit lib pkgs ironworks; adapterCases = ./coordinator/config/testdata/adapter-cases.json; };
+          nixos-modules = import ./infra/nixos/tests.nix { inherit lib pkgs system; modules = self.nixosModules; };
         });
 
       devShells = lib.genAttrs systems (system:
-        let pkgs = nixpkgs.legacyPackages.${system}; in
+        let pkgs = pkgsFor system; in
         {
           default = pkgs.mkShell {
             packages = [ pkgs.go pkgs.cargo pkgs.rustc pkgs.clippy pkgs.rustfmt pkgs.git pkgs.jq ];
@@ -61,6 +70,7 @@
       nixosModules = {
         coordinator = import ./infra/nixos/coordinator.nix { inherit self; };
         benchkit-agent = import ./infra/nixos/benchkit-agent.nix { inherit self; };
+        filecoin-builder = import ./infra/nixos/filecoin-builder.nix { inherit self; };
       };
     };
 }

@@ -1,5 +1,5 @@
 # The Go programs of this repository: packages.coordinator and packages.benchkit
-# (buildGoModule over the one Go module at the root).
+# (ONE buildGoModule over the one Go module at the root, both main packages).
 #
 # src is the repository minus what never reaches a Go build (locks/, docs/, nix/, ...),
 # so a lock-branch commit does not rebuild the coordinator.
@@ -22,26 +22,45 @@ let
     if builtins.pathExists vendorHashFile then lib.replaceStrings [ "\n" ] [ "" ] (builtins.readFile vendorHashFile) else lib.fakeHash;
   version = "0.1.0";
 
-  # program pkgs { pname, main }: buildGoModule of ./<main>, or a marker while it is absent.
-  program = pkgs: { pname, main }:
-    if builtins.pathExists (src + "/${main}/main.go") then
-      pkgs.buildGoModule {
-        inherit pname version vendorHash;
-        src = goSrc;
-        subPackages = [ main ];
-        ldflags = [ "-s" "-w" ];
-        env.CGO_ENABLED = "0";
-        meta.mainProgram = pname;
-      }
-    else
-      pkgs.runCommand "${pname}-absent" { meta.description = "${main} does not exist on this branch yet"; } ''
-        mkdir -p $out
-        echo "${main} does not exist on this branch yet" > $out/absent
-      '';
+  # goModGo: the Go version go.mod's `go` directive asks for.
+  goModGo = builtins.head (builtins.match ".*\ngo ([0-9.]+)\n.*" ("\n" + builtins.readFile (src + "/go.mod")));
+
+  mains = {
+    coordinator = "coordinator/cmd/coordinator";
+    benchkit = "benchkit/cmd/benchkit";
+  };
+  present = lib.filterAttrs (_: main: builtins.pathExists (src + "/${main}/main.go")) mains;
+
+  # programs pkgs: ONE buildGoModule for every main package that exists (nixpkgs'
+  # subPackages), so the module's dependencies (modernc.org/sqlite above all) compile once.
+  #
+  # Type: programs :: attrset -> derivation
+  programs = pkgs:
+    assert lib.assertMsg (lib.versionAtLeast pkgs.go.version goModGo)
+      "ironworks: go.mod needs Go ${goModGo}, but this nixpkgs' go is ${pkgs.go.version}: use a newer nixpkgs input (flake.nix)";
+    pkgs.buildGoModule {
+    pname = "ironworks";
+    inherit version vendorHash;
+    src = goSrc;
+    subPackages = lib.attrValues present;
+    ldflags = [ "-s" "-w" ];
+    env.CGO_ENABLED = "0";
+    # buildGoModule runs `go test` of subPackages by default; the story tests need nix,
+    # cargo and git, which a Nix build has not: CI runs them (.ci/test).
+    doCheck = false;
+  };
+
+  # absent pkgs name: the marker a main package that does not exist yet gets.
+  absent = pkgs: name:
+    pkgs.runCommand "${name}-absent" { meta.description = "${mains.${name}} does not exist on this branch yet"; } ''
+      mkdir -p $out
+      echo "${mains.${name}} does not exist on this branch yet" > $out/absent
+    '';
 in
 {
-  packages = pkgs: {
-    coordinator = program pkgs { pname = "coordinator"; main = "coordinator/cmd/coordinator"; };
-    benchkit = program pkgs { pname = "benchkit"; main = "benchkit/cmd/benchkit"; };
-  };
+  # packages pkgs: { coordinator, benchkit }: the one Go build (bin/coordinator and
+  # bin/benchkit), or a marker for a main package this branch lacks.
+  packages = pkgs:
+    let built = programs pkgs; in
+    lib.mapAttrs (name: _: if present ? ${name} then built else absent pkgs name) mains;
 }

@@ -1,11 +1,27 @@
 # Unit tests of the Ironworks Nix library (lib.runTests). A derivation that fails to
 # evaluate, listing the failing tests, when one fails; `nix flake check` builds it.
-{ lib, pkgs, ironworks }:
+{ lib, pkgs, ironworks, adapterCases }:
 let
-  failures = lib.runTests {
+  # adapterCase c: one case of coordinator/config/testdata/adapter-cases.json, the table
+  # `go test ./coordinator/config` runs too: Nix accepts exactly what Go accepts.
+  adapterCase = c:
+    let
+      problems = ironworks.adapterProblems (builtins.fromTOML c.toml);
+      ok = problems == [ ];
+    in
+    lib.nameValuePair "testAdapterCase ${c.name}" {
+      expr = { inherit ok; timeout_ns = if ok && c ? timeout_ns then ironworks.parseDurationNs (((builtins.fromTOML c.toml).jobs.t).timeout or "45m") else null; };
+      expected = { ok = c.ok; timeout_ns = c.timeout_ns or null; };
+    };
+  caseTests = lib.listToAttrs (map adapterCase (lib.importJSON adapterCases).cases);
+
+  failures = lib.runTests (caseTests // {
     testDurationMinutes = { expr = ironworks.parseDuration "45m"; expected = 2700; };
     testDurationCompound = { expr = ironworks.parseDuration "1h30m"; expected = 5400; };
     testDurationBad = { expr = (builtins.tryEval (ironworks.parseDuration "45 minutes")).success; expected = false; };
+    testDurationFraction = { expr = ironworks.parseDuration "1.5h"; expected = 5400; };
+    testDurationRoundsUp = { expr = ironworks.parseDuration "500ms"; expected = 1; };
+    testDurationZero = { expr = (builtins.tryEval (ironworks.parseDuration "0")).success; expected = false; };
     testStageOrder = { expr = map ironworks.stageIndex [ "spark" "forge" "harden" "temper" ]; expected = [ 0 1 2 3 ]; };
     testStageUnknown = { expr = (builtins.tryEval (ironworks.stageIndex "staging")).success; expected = false; };
     testRevOk = { expr = ironworks.checkRev "x" "0123456789abcdef0123456789abcdef01234567"; expected = "0123456789abcdef0123456789abcdef01234567"; };
@@ -15,6 +31,7 @@ let
       expr = ironworks.normalizeJob "t" { stage = "forge"; command = "cargo test"; };
       expected = { name = "t"; stage = "forge"; command = "cargo test"; needs = [ ]; requires = [ ]; env = { }; gating = true; timeout = 2700; schedule = null; manual = false; };
     };
+
     testPatchGit = {
       expr = ironworks.cargoPatchConfig [{ pin = "cargo-patch"; crate = "merkletree"; isPath = false; repo = "https://example.org/m"; rev = "abc"; }];
       expected = "[patch.crates-io]\nmerkletree = { git = \"https://example.org/m\", rev = \"abc\" }\n";
@@ -29,7 +46,7 @@ let
         (ironworks.gate { inherit pkgs; stage = "forge"; jobs = [ ]; })._hydraAggregate;
       expected = true;
     };
-  };
+  });
 in
 if failures == [ ] then pkgs.runCommand "ironworks-nix-lib-tests" { } "echo ok > $out"
 else throw "ironworks nix/lib tests failed: ${builtins.toJSON failures}"

@@ -9,7 +9,7 @@
 # resolve merkletree to the pinned revision (a patch Cargo silently ignored).
 #
 # gpuFeatures: the features sector-bench builds benchy (fil-proofs-tooling) with.
-{ pkgs, ironworks, component, gpuFeatures ? [ "cuda" "opencl" ], ... }:
+{ pkgs, lib, ironworks, component, gpuFeatures ? [ "cuda" "opencl" ], ... }:
 ironworks.mkCargoAdapter {
   inherit pkgs component;
   attrs = {
@@ -17,6 +17,11 @@ ironworks.mkCargoAdapter {
     # hwloc and the OpenCL loader, as its CI installs (libhwloc-dev, ocl-icd-opencl-dev).
     buildInputs = [ pkgs.hwloc pkgs.ocl-icd ];
   };
+  # Jobs running filecoin-proofs' tests read the Groth parameters (and write the parent
+  # cache): Hydra sends them to builders that have them (infra/nixos/filecoin-builder.nix),
+  # which FIL_PROOFS_PARAMETER_CACHE / FIL_PROOFS_PARENT_CACHE then name.
+  features = lib.genAttrs [ "test" "test-no-default-features" "fast-test-cron" "ignored-test" "big-test-32gib" "big-test-64gib" ]
+    (_: [ ironworks.filecoinParams.feature ]);
   # sector-bench: benchy with the chosen GPU features, plus `ironworks-bench`, the runner
   # benchkit executes off Hydra on GPU hosts (bench entries: adapter.toml [bench.*]).
   bench = {

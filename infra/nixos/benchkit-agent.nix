@@ -41,12 +41,20 @@ in
     };
     gpuDevices = lib.mkOption {
       type = lib.types.listOf lib.types.str;
-      default = [ "/dev/nvidia0" "/dev/nvidiactl" "/dev/nvidia-uvm" "/dev/nvidia-uvm-tools" "/dev/dri" ];
-      description = "Device nodes the agent may open.";
+      # device classes (/proc/devices), so every GPU of the host is allowed, not only the
+      # first: nvidia-frontend is /dev/nvidia0..N and /dev/nvidiactl, drm is /dev/dri/*
+      default = [ "char-nvidia-frontend" "char-nvidia-uvm" "char-nvidia-caps" "char-drm" ];
+      description = "Devices the agent may open: device nodes (/dev/nvidia0) or classes (char-nvidia-frontend), as systemd's DeviceAllow takes them.";
     };
   };
 
   config = lib.mkIf cfg.enable {
+    assertions = [{
+      # a directory (/dev/dri) is no device for DeviceAllow; a class covers every GPU
+      assertion = lib.all (d: (lib.hasPrefix "/dev/" d && d != "/dev/dri") || lib.hasPrefix "char-" d || lib.hasPrefix "block-" d) cfg.gpuDevices;
+      message = "services.benchkit-agent.gpuDevices: want device nodes (/dev/nvidia0) or classes (char-nvidia-frontend), got ${toString cfg.gpuDevices}";
+    }];
+
     nix.settings = {
       substituters = [ cfg.binaryCache.url ];
       trusted-public-keys = [ cfg.binaryCache.publicKey ];
@@ -85,6 +93,8 @@ in
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;
+        # the agent realises sector-bench store paths through the Nix daemon
+        ReadWritePaths = [ "/nix/var/nix/daemon-socket" ];
         DevicePolicy = "closed";
         DeviceAllow = map (d: "${d} rw") cfg.gpuDevices;
         ProtectKernelTunables = true;

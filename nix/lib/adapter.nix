@@ -1,16 +1,15 @@
-{ lib, stages }:
+{ lib, stages, schema }:
 rec {
-  # parseDuration :: string -> int (seconds). Go-style "45m", "3h", "1h30m", "90s".
+  # parseDuration s: a Go duration ("45m", "1.5h", "500ms") in whole seconds, rounded up
+  # (Hydra's meta.timeout is in seconds); a clear error for what Go would reject too.
+  #
+  # Type: parseDuration :: string -> int
+  # Example: parseDuration "1h30m" => 5400
   parseDuration = s:
-    let
-      parts = builtins.split "([0-9]+)([hms])" s;
-      groups = lib.filter lib.isList parts;
-      leftovers = lib.filter (p: lib.isString p && p != "") parts;
-      mult = { h = 3600; m = 60; s = 1; };
-    in
-    if groups == [ ] || leftovers != [ ]
-    then throw "ironworks: bad duration '${s}' (use Go style: 45m, 3h, 1h30m)"
-    else lib.foldl' (acc: g: acc + (lib.fromJSON (builtins.elemAt g 0)) * mult.${builtins.elemAt g 1}) 0 groups;
+    let ns = schema.parseDurationNs s; in
+    if ns == null || ns <= 0
+    then throw "ironworks: bad duration '${s}' (want a positive Go duration: 90s, 45m, 1.5h, 1h30m)"
+    else (ns + 999999999) / 1000000000;
 
   # normalizeJob name spec: an adapter.toml [jobs.<name>] table with every default filled.
   normalizeJob = name: spec: {
@@ -26,11 +25,15 @@ rec {
     manual = spec.manual or false;
   };
 
-  # readAdapter dir: adapter.toml as data (builtins.fromTOML; never retyped in Nix), with
-  # jobs normalized and stages checked.
+  # readAdapter dir: adapter.toml as data (builtins.fromTOML; never retyped in Nix),
+  # checked by schema.nix as the coordinator checks it, with jobs normalized.
   readAdapter = dir:
     let
-      raw = builtins.fromTOML (builtins.readFile (dir + "/adapter.toml"));
+      file = dir + "/adapter.toml";
+      parsed = builtins.fromTOML (builtins.readFile file);
+      problems = schema.adapterProblems parsed;
+      raw = if problems == [ ] then parsed
+        else throw "ironworks: ${toString file}: ${lib.concatStringsSep "; " problems}";
       jobs = lib.mapAttrs normalizeJob (raw.jobs or { });
       bench = lib.mapAttrs (n: b: b // { name = n; requires = b.requires or [ ]; env = b.env or { }; repeat = b.repeat or 1; }) (raw.bench or { });
     in

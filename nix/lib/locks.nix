@@ -51,9 +51,12 @@ rec {
 
   # cargoLockFor { locksDir, name, entry, src }: the Cargo.lock a component builds with:
   # the lock's `cargoLock` (relative to locks/), else locks/cargo/<name>.lock, else the
-  # source's own Cargo.lock. The coordinator generates locks/cargo/<name>.lock with the
-  # candidate for components that commit none (merkletree) and for builds whose upstream
-  # is patched in (rust-fil-proofs), so floating dependencies are frozen per candidate.
+  # source's own Cargo.lock; null when there is none (missingCargoLock says why). The
+  # coordinator generates locks/cargo/<name>.lock with the candidate for components that
+  # commit none (merkletree) and for builds whose upstream is patched in
+  # (rust-fil-proofs), so floating dependencies are frozen per candidate.
+  #
+  # Type: cargoLockFor :: { locksDir, name, entry, src } -> path | null
   cargoLockFor = { locksDir, name, entry, src }:
     let
       candidates =
@@ -61,8 +64,12 @@ rec {
         ++ [ (locksDir + "/cargo/${name}.lock") (src + "/Cargo.lock") ];
       found = lib.filter builtins.pathExists candidates;
     in
-    if found != [ ] then builtins.head found
-    else throw "ironworks: no Cargo.lock for ${name}: it commits none, and neither locks/cargo/${name}.lock nor the lock's cargoLock exists (see docs/nix.md, Locks)";
+    if found != [ ] then builtins.head found else null;
+
+  # missingCargoLock name: why a component without a Cargo.lock cannot build. Its jobs
+  # evaluate (so a clean checkout of main evaluates) and fail with this at build time.
+  missingCargoLock = name:
+    "ironworks: no Cargo.lock for ${name}: it commits none, and neither locks/cargo/${name}.lock nor the lock's cargoLock exists (the coordinator writes it with the candidate; see docs/nix.md, Locks)";
 
   # selectedStages locksDir allStages: the stages hydraJobs exposes: those named in
   # locks/jobset.json on a lock branch, every stage elsewhere.

@@ -1,11 +1,12 @@
 # mkProject: adapters x stages x systems -> flake outputs.
-{ lib, stages, adapter, locks }:
+{ lib, stages, adapter, locks, toolchain }:
 rec {
   # mkComponent { pkgs, ironworks, dir, lock, locksDir, components }: one adapter folder
   # instantiated against one lock. Calls dir/default.nix with
   #   { pkgs, lib, ironworks, component }
   # where `component` = { name, adapter (adapter.toml as data), entry (its lock entry),
-  # src, rev, shortRev, repo, isPath, cargoLockFile, upstreams, upstreamJobs }.
+  # src, rev, shortRev, repo, isPath, cargoLockFile, upstreams, upstreamJobs,
+  # rustPlatform, toolchainPin (toolchain.nix) }.
   # default.nix returns { jobs = { <job> = drv; }; benches ? { <name> = drv; } }.
   # `components` is the (lazy) set of every component of the same lock, so upstream
   # jobs and revisions resolve without any ordering.
@@ -17,8 +18,12 @@ rec {
       src = locks.componentSource { inherit name entry; };
       # a local checkout (entry.path) is not the locked revision, whatever the lock says
       rev = if entry ? path then "local" else locks.checkRev name (entry.rev or (throw "ironworks: lock entry for ${name} has no rev"));
+      platform = toolchain.rustPlatformFor { inherit pkgs name src; };
       component = {
         inherit name entry src rev;
+        # the rustPlatform its jobs build with, and the toolchain version it pins (or null)
+        inherit (platform) rustPlatform;
+        toolchainPin = platform.pin;
         adapter = a;
         shortRev = builtins.substring 0 12 rev;
         repo = entry.repo or a.repo;
@@ -61,20 +66,25 @@ rec {
           in
           if all == { } then { unimplemented = stages.unimplemented { inherit pkgs stage; component = name; }; } else all)
         components;
-      gating = lib.concatMap (jobs: lib.filter (d: d.passthru.ironworks.gating or true) (lib.attrValues jobs)) (lib.attrValues byComponent);
+      # the gate's constituents: every gating job that is not manual, as
+      # coordinator/pipeline.StageJobs counts them
+      gating = lib.concatMap (jobs: lib.filter (d: (d.passthru.ironworks.gating or true) && !(d.passthru.ironworks.manual or false)) (lib.attrValues jobs)) (lib.attrValues byComponent);
     in
     byComponent // { gate = stages.gate { inherit pkgs stage; jobs = gating; }; };
 
-  # mkProject { nixpkgs, ironworks, systems, adapterDirs, locksDir, local ? null,
+  # mkProject { pkgsFor, ironworks, systems, adapterDirs, locksDir, local ? null,
   #             packagesStage ? "forge" }:
+  #   pkgsFor system: the package set jobs build with, e.g.
+  #     system: import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ];
+  #                              config = { allowUnfree = true; cudaSupport = true; }; }
+  #   (`nixpkgs` instead: its legacyPackages, no overlay, no config)
   #   hydraJobs.<stage>.<component>.<job>.<system>, hydraJobs.<stage>.gate.<system>
   #     (only the stages locks/jobset.json selects, on a lock branch);
   #   checks.<system>.<stage>-<component>-<job>: spark and forge jobs that need no
   #     special builder feature, so `nix flake check` runs the developer-runnable gates;
   #   packages.<system>.<component> (its build job) and <component>-<bench>.
-  mkProject = { nixpkgs, ironworks, systems, adapterDirs, locksDir, local ? null, packagesStage ? "forge" }:
+  mkProject = { pkgsFor ? (system: nixpkgs.legacyPackages.${system}), nixpkgs ? null, ironworks, systems, adapterDirs, locksDir, local ? null, packagesStage ? "forge" }:
     let
-      pkgsFor = system: nixpkgs.legacyPackages.${system};
       componentsFor = system: stage: mkComponents { pkgs = pkgsFor system; inherit ironworks adapterDirs locksDir stage local; };
       stageFor = system: stage: mkStage { pkgs = pkgsFor system; inherit stage; components = componentsFor system stage; };
       perSystem = lib.genAttrs systems (system: lib.genAttrs stages.stages (stageFor system));

@@ -1,6 +1,6 @@
 # Builders for Rust components on nixpkgs' rustPlatform. Job commands come from
 # adapter.toml; Nix only decides which phase runs them and what goes around them.
-{ lib, adapter }:
+{ lib, adapter, locks }:
 rec {
   # cargoPatchConfig upstreams: the `[patch.crates-io]` table that builds this component
   # against its upstreams' locked revisions (pin = "cargo-patch"). A git+rev patch, as
@@ -56,6 +56,35 @@ rec {
       (u: lib.nameValuePair "IRONWORKS_UPSTREAM_${lib.toUpper (lib.replaceStrings [ "-" "." ] [ "_" "_" ] u.name)}_REV" u.rev)
       component.upstreams);
 
+  # filecoinParams: where a builder advertising `filecoin-params` keeps the Groth parameters
+  # and the parent cache, inside every build's sandbox (infra/nixos/filecoin-builder.nix
+  # mounts them there; paramfetch's own default directory is parameterCache).
+  filecoinParams = {
+    feature = "filecoin-params";
+    parameterCache = "/var/tmp/filecoin-proof-parameters";
+    parentCache = "/var/tmp/filecoin-parents";
+  };
+
+  # paramsEnv features: the cache variables of a job that needs the parameters.
+  #
+  # Type: paramsEnv :: [ string ] -> attrset
+  # Example: paramsEnv [ "filecoin-params" ] => { FIL_PROOFS_PARAMETER_CACHE = "/var/tmp/filecoin-proof-parameters"; FIL_PROOFS_PARENT_CACHE = "/var/tmp/filecoin-parents"; }
+  paramsEnv = features:
+    lib.optionalAttrs (lib.elem filecoinParams.feature features) {
+      FIL_PROOFS_PARAMETER_CACHE = filecoinParams.parameterCache;
+      FIL_PROOFS_PARENT_CACHE = filecoinParams.parentCache;
+    };
+
+  # cargoTools pkgs command: the nixpkgs packages a job's command needs besides cargo and
+  # rustc, which buildRustPackage alone provides (nixpkgs ships clippy and rustfmt as
+  # packages of their own: pkgs/development/compilers/rust/{clippy,rustfmt}.nix).
+  #
+  # Type: cargoTools :: attrset -> string -> [ derivation ]
+  # Example: cargoTools pkgs "cargo fmt --all -- --check"  => [ pkgs.rustfmt ]
+  cargoTools = pkgs: command:
+    let uses = sub: builtins.match ".*cargo[[:space:]]+${sub}([[:space:]].*)?" command != null; in
+    lib.optional (uses "fmt") pkgs.rustfmt ++ lib.optional (uses "clippy") pkgs.clippy;
+
   # isBuildCommand command: jobs whose command is `cargo build ...` run in buildPhase;
   # every other job (tests, clippy, fmt, rustdoc, benches) runs in checkPhase.
   isBuildCommand = command: builtins.match "[[:space:]]*cargo[[:space:]]+build([[:space:]].*)?" command != null;
@@ -68,24 +97,56 @@ rec {
   #              they become inputs, so Hydra builds them first and marks this job
   #              "dependency failed" when one fails
   #   attrs      extra buildRustPackage attributes (nativeBuildInputs, buildInputs, ...)
-  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { } }:
+  #   features   builder features beyond adapter.toml's `requires` (filecoin-params)
+  #   target     the component's shared build (mkCargoTarget), or null
+  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ], target ? null }:
     let
       build = isBuildCommand job.command;
+      # cargo starts from the component's shared build (mkCargoTarget): what it built with
+      # the same flags is fresh (store mtimes and /build paths are the same in every job)
+      reuse = lib.optionalString (target != null) ''
+        cp -pr ${target}/target target
+        chmod -R u+w target
+      '';
+      # builder features: adapter.toml's `requires` plus what only Nix knows (features)
+      required = lib.unique (job.requires ++ features);
       run = ''
         echo "ironworks: ${component.name}:${job.name} at ${component.rev}"
         ${job.command}
       '';
+      passthru = (attrs.passthru or { }) // {
+        # schedule and manual as the coordinator reads them (coordinator/scheduler): a
+        # manual job is built only when asked for, so no gate waits for it
+        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires schedule manual; unimplemented = false; };
+      };
+      meta = (attrs.meta or { }) // {
+        description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
+        timeout = job.timeout;
+      };
+      featureAttrs = lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; };
     in
-    pkgs.rustPlatform.buildRustPackage (attrs // {
+    if component.cargoLockFile == null then
+      pkgs.runCommand "${component.name}-${job.name}-${component.shortRev}-no-cargo-lock"
+        ({ inherit passthru meta; message = locks.missingCargoLock component.name; } // featureAttrs) ''
+        echo "$message" >&2
+        exit 1
+      ''
+    else
+    component.rustPlatform.buildRustPackage (attrs // {
+      inherit passthru meta;
       pname = "${component.name}-${job.name}";
       version = component.shortRev;
       inherit (component) src;
+      # a pinned toolchain brings its own clippy and rustfmt (its profile's components)
+      nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
-      postPatch = cargoPrepare component + (attrs.postPatch or "");
-      env = job.env // jobEnv component;
+      postPatch = cargoPrepare component + reuse + (attrs.postPatch or "");
+      # buildRustPackage's hooks pass -j $NIX_BUILD_CORES; adapter commands get it this way
+      preConfigure = "export CARGO_BUILD_JOBS=$NIX_BUILD_CORES\n" + (attrs.preConfigure or "");
+      env = job.env // jobEnv component // paramsEnv required;
       ironworksNeeds = needs;
       dontBuild = !build;
-      buildPhase = "runHook preBuild\n" + run;
+      buildPhase = "runHook preBuild\n" + run + "runHook postBuild\n";
       doCheck = !build;
       checkPhase = "runHook preCheck\n" + run + "runHook postCheck\n";
       installPhase = ''
@@ -101,14 +162,35 @@ rec {
         done
         runHook postInstall
       '';
-      passthru = (attrs.passthru or { }) // {
-        ironworks = { component = component.name; job = job.name; inherit (job) stage gating requires; unimplemented = false; };
-      };
-      meta = (attrs.meta or { }) // {
-        description = "${component.name}:${job.name} (${job.stage}): ${job.command}";
-        timeout = job.timeout;
-      };
-    } // lib.optionalAttrs (job.requires != [ ]) { requiredSystemFeatures = job.requires; });
+    } // featureAttrs);
+
+  # mkCargoTarget { pkgs, component, attrs }: ONE build of the component per candidate,
+  # shared by its jobs (crane's buildDepsOnly idea, with buildRustPackage): the release
+  # build of the whole workspace and its test targets, so that every dependency compiles
+  # once; jobs start from its target/ (mkCargoJob's `target`) and cargo recompiles only
+  # what their flags change (features, profiles).
+  #
+  # Type: mkCargoTarget :: { pkgs, component, attrs ? { } } -> derivation
+  mkCargoTarget = { pkgs, component, attrs ? { } }:
+    component.rustPlatform.buildRustPackage (attrs // {
+      pname = "${component.name}-target";
+      version = component.shortRev;
+      inherit (component) src;
+      cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
+      postPatch = cargoPrepare component + (attrs.postPatch or "");
+      env = jobEnv component;
+      buildPhase = ''
+        runHook preBuild
+        cargo build -j $NIX_BUILD_CORES --offline --release --workspace --all-targets
+        cargo test -j $NIX_BUILD_CORES --offline --release --workspace --no-run
+        runHook postBuild
+      '';
+      doCheck = false;
+      installPhase = ''
+        mkdir -p $out
+        cp -pr target $out/target
+      '';
+    });
 
   # mkBenchRunner { pkgs, component, benches, withSource }: `ironworks-bench`, the script
   # benchkit executes off Hydra: `ironworks-bench list` prints the adapter's [bench.*]
@@ -152,7 +234,9 @@ rec {
   #   command  the cargo command that builds the bench tools (e.g. benchy with GPU features)
   #   bins     executables from target/release to ship next to the runner
   # Returns { jobs, benches }.
-  mkCargoAdapter = { pkgs, component, attrs ? { }, bench ? null }:
+  #   features: job name -> builder features beyond adapter.toml's `requires`, e.g.
+  #            { test = [ "filecoin-params" ]; } (Hydra builders, infra/nixos/filecoin-builder.nix)
+  mkCargoAdapter = { pkgs, component, attrs ? { }, bench ? null, features ? { } }:
     let
       a = component.adapter;
       resolve = need:
@@ -160,7 +244,10 @@ rec {
         if builtins.length parts == 2
         then (component.upstreamJobs (builtins.elemAt parts 0)).${builtins.elemAt parts 1}
         else jobs.${need};
-      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; }) a.jobs;
+      target = mkCargoTarget { inherit pkgs component attrs; };
+      # fmt and clippy compile nothing a release build reuses: spark stays independent
+      targetFor = job: if cargoTools pkgs job.command == [ ] then target else null;
+      jobs = lib.mapAttrs (n: job: mkCargoJob { inherit pkgs component job attrs; needs = map resolve job.needs; features = features.${n} or [ ]; target = targetFor job; }) a.jobs;
       benchEntries = lib.attrValues a.bench;
       benchDrv =
         let
@@ -170,10 +257,10 @@ rec {
             inherit (component) name rev;
             benches = a.bench;
           });
-          job = { name = b.name; stage = (builtins.head benchEntries).stage; command = b.command; env = { }; requires = [ ]; gating = true; timeout = adapter.parseDuration "2h"; };
+          job = adapter.normalizeJob b.name { stage = (builtins.head benchEntries).stage; command = b.command; timeout = "2h"; };
         in
         (mkCargoJob {
-          inherit pkgs component job;
+          inherit pkgs component job target;
           needs = lib.optional (jobs ? build) jobs.build;
           attrs = attrs // {
             # build the tools in buildPhase whatever the command looks like

@@ -6,6 +6,7 @@ package fixtureadapters
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
@@ -24,12 +25,19 @@ adapters = ["adapters/merkletree", "adapters/rust-fil-proofs", "nix/testing/adap
 		t.Fatal(err)
 	}
 	var forge []string
+	manual := map[string]bool{}
 	for _, j := range c.StageJobs("forge") {
 		if j.Component == "consumer" {
 			forge = append(forge, j.ID())
+			manual[j.ID()] = j.Manual
 		}
 	}
-	if len(forge) != 2 {
-		t.Fatalf("consumer forge jobs = %v, want build and test", forge)
+	if strings.Join(forge, " ") != "consumer:build consumer:test consumer:tree" {
+		t.Fatalf("consumer forge jobs = %v, want build, test and the manual tree", forge)
+	}
+	// check-offline proves the flake leaves the manual job out of the forge gate, as
+	// the pipeline leaves it out of a stage run
+	if !manual["consumer:tree"] || manual["consumer:build"] {
+		t.Fatalf("manual flags %v, want only consumer:tree", manual)
 	}
 }

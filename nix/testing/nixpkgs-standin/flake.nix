@@ -1,27 +1,19 @@
 # TEST DOUBLE. Not nixpkgs.
 #
-# A tiny, offline stand-in for the part of nixpkgs the Ironworks flake uses, so that
+# An offline stand-in for the part of nixpkgs the Ironworks flake uses, so that
 # `nix flake check` can run where nixpkgs cannot be downloaded (CI, this sandbox).
-# nix/testing/check-offline copies this folder, writes host.json (absolute paths of the
-# host's cargo/rustc/go toolchains) next to it, and passes it to the Ironworks flake with
-#   --override-input nixpkgs path:<copy>
-# Builders run the host's tools with the Nix sandbox off. Argument names follow nixpkgs
-# (stdenv.mkDerivation, rustPlatform.buildRustPackage, buildGoModule, writeShellScriptBin,
-# runCommand, releaseTools.aggregate, mkShell); behaviour is the minimum the flake relies on.
+# nix/testing/standin-setup copies this folder, writes host.json (absolute paths of the
+# host's cargo/rustc/go toolchains and common tools) next to it, and the checks pass it to
+# the Ironworks flake with --override-input nixpkgs path:<copy>. Builds run in the Nix
+# sandbox. Names, arguments and the behaviour the flake depends on follow nixpkgs; each
+# mirrored behaviour names its nixpkgs file, and docs/nix.md lists them and the limits.
 {
   description = "TEST DOUBLE: offline stand-in for the nixpkgs subset used by Ironworks";
 
   outputs = { self }:
-    let
-      lib = import ./lib.nix;
-      host =
-        if builtins.pathExists ./host.json
-        then builtins.fromJSON (builtins.readFile ./host.json)
-        else throw "nixpkgs-standin: host.json is missing; run nix/testing/check-offline, which writes it";
-      systems = [ "x86_64-linux" "aarch64-linux" ];
-    in
+    let systems = [ "x86_64-linux" "aarch64-linux" ]; in
     {
-      inherit lib;
-      legacyPackages = lib.genAttrs systems (system: import ./pkgs.nix { inherit lib system host; });
+      lib = import ./lib.nix;
+      legacyPackages = builtins.listToAttrs (map (system: { name = system; value = import ./. { inherit system; }; }) systems);
     };
 }

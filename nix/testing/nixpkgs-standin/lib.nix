@@ -3,6 +3,7 @@
 # (the offline check fails with "attribute ... missing" otherwise, which is the point).
 let
   b = builtins;
+  modules = import ./modules.nix { inherit lib; };
   lib = rec {
     inherit (b) attrNames attrValues elem filter foldl' head tail length listToAttrs
       mapAttrs concatMap concatStringsSep hasAttr isAttrs isList isString isFunction
@@ -10,6 +11,7 @@ let
       genList sort match split all any;
 
     id = x: x;
+    fix = f: let x = f x; in x;
     concatMapStrings = f: list: concatStringsSep "" (map f list);
     splitString = sep: s: filter isString (split (escapeRegex sep) s);
     escapeRegex = replaceStrings [ "\\" "[" "{" "(" ")" "^" "$" "?" "*" "+" "|" "." ] [ "\\\\" "\\[" "\\{" "\\(" "\\)" "\\^" "\\$" "\\?" "\\*" "\\+" "\\|" "\\." ];
@@ -35,6 +37,11 @@ let
       let ls = stringLength str; lf = stringLength suf;
       in lf <= ls && substring (ls - lf) lf str == suf;
     removePrefix = pref: str: if hasPrefix pref str then substring (stringLength pref) (-1) str else str;
+    concatLists = b.concatLists;
+    zipListsWith = f: fst: snd: genList (n: f (b.elemAt fst n) (b.elemAt snd n)) (if length fst < length snd then length fst else length snd);
+    toLower = replaceStrings
+      [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]
+      [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
     toUpper = replaceStrings
       [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ]
       [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ];
@@ -48,6 +55,8 @@ let
     importJSON = path: fromJSON (readFile path);
     fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     assertMsg = pred: msg: pred || throw msg;
+    versionOlder = v1: v2: b.compareVersions v2 v1 == 1;
+    versionAtLeast = v1: v2: !versionOlder v1 v2;
 
     # lib.runTests: returns the list of failing tests ({ name, expected, result }).
     runTests = tests: concatMap
@@ -56,26 +65,12 @@ let
         if t.expr == t.expected then [ ] else [{ inherit name; expected = t.expected; result = t.expr; }])
       (attrNames tests);
 
-    # The module-system vocabulary NixOS modules use, enough to evaluate a module's
-    # `config` by hand in a test (the real lib.evalModules is not here).
-    mkOption = attrs: attrs // { _type = "option"; };
-    mkEnableOption = name: mkOption { type = types.bool; default = false; description = "Whether to enable ${name}."; };
+    # The module system (modules.nix) and lib.nixosSystem (nixos/default.nix).
+    inherit (modules) evalModules types mkOption mkEnableOption mkIf mkMerge mkOverride mkDefault mkForce;
     mkPackageOption = _pkgs: name: extra: mkOption ({ type = types.package; description = "The ${name} package to use."; } // extra);
-    mkIf = condition: content: { _type = "if"; inherit condition content; };
-    mkMerge = contents: { _type = "merge"; inherit contents; };
-    mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
     literalExpression = text: { _type = "literalExpression"; inherit text; };
-    types =
-      let t = name: { _type = "option-type"; inherit name; }; in
-      {
-        bool = t "bool"; str = t "str"; int = t "int"; port = t "port"; path = t "path";
-        package = t "package"; lines = t "lines";
-        listOf = e: t "listOf" // { elemType = e; };
-        attrsOf = e: t "attrsOf" // { elemType = e; };
-        nullOr = e: t "nullOr" // { elemType = e; };
-        enum = vs: t "enum" // { values = vs; };
-        submodule = m: t "submodule" // { module = m; };
-      };
+    nixosSystem = import ./nixos { inherit lib; };
+    concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
   };
 in
 lib

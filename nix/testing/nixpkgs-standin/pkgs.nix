@@ -1,36 +1,60 @@
 # TEST DOUBLE: legacyPackages.<system> of the nixpkgs stand-in. Same attribute and
-# argument names as nixpkgs; builders run the host tools named in host.json.
-{ lib, system, host }:
+# argument names as nixpkgs; its packages are the host's tools (host.json, written by
+# nix/testing/check-offline), its builders mirror nixpkgs' where the flake depends on
+# them. Each mirrored behaviour names the nixpkgs file it follows; docs/nix.md lists them
+# and what the double cannot mirror.
+{ lib, system, host, config ? { } }:
 let
   inherit (lib) optionalString concatStringsSep;
 
-  # stdenv.mkDerivation: phases (unpack, patch, configure, build, check, install) with
-  # pre/post hooks, `env`, `passthru` and `meta` kept out of the builder environment.
+  # stdenv.mkDerivation (pkgs/stdenv/generic/make-derivation.nix): phases with pre/post
+  # hooks, `env` exported, `passthru` and `meta` kept out of the builder environment,
+  # booleans as "1"/"". Every derivation but the bootstrap tools gets the common path.
   mkDerivation = attrs:
     let
       name = attrs.name or "${attrs.pname}-${attrs.version}";
-      drvAttrs = removeAttrs attrs [ "passthru" "meta" "env" "pname" "version" ] // (attrs.env or { }) // {
+      flag = n: d: if attrs.${n} or d then "1" else "";
+      drvAttrs = removeAttrs attrs [ "passthru" "meta" "env" "pname" "version" "doCheck" "dontBuild" ] // (attrs.env or { }) // {
         inherit name system;
         builder = host.shell;
         args = [ "-e" ./setup.sh ];
-        standinPath = host.path;
-        doCheck = if attrs.doCheck or false then "1" else "";
-        dontBuild = if attrs.dontBuild or false then "1" else "";
-      };
+        doCheck = flag "doCheck" false;
+        dontBuild = flag "dontBuild" false;
+      } // (if attrs.standinBoot or null != null then { } else { standinCommonPath = commonPath; });
       drv = derivation drvAttrs;
     in
     drv // (attrs.passthru or { }) // {
       meta = attrs.meta or { };
       passthru = attrs.passthru or { };
+      overrideAttrs = f: mkDerivation (attrs // f attrs);
     } // lib.optionalAttrs (attrs ? pname) { inherit (attrs) pname version; };
 
-  # A host tool as a package: $out/bin holds symlinks to the host's binaries.
-  hostTool = name: bins: runCommand "standin-host-${name}" { } ''
-    mkdir -p $out/bin
-    ${concatStringsSep "\n" (map (b: ''p=$(command -v ${b}) && ln -s "$p" $out/bin/${b}'') bins)}
-  '';
+  # hostTool NAME DIR BINS: a host program set as a package, $out/bin/<bin> -> DIR/<bin>.
+  # A missing program fails the build (the tool would be missing in nixpkgs too).
+  hostTool = name: dir: bins: extra: mkDerivation ({
+    name = "standin-${name}";
+    standinBoot = host.bootPath;
+    buildCommand = ''
+      mkdir -p $out/bin
+      for b in ${lib.escapeShellArgs bins}; do
+        [ -e ${lib.escapeShellArg dir}/"$b" ] || { echo "standin: ${name}: no $b in ${dir}" >&2; exit 1; }
+        ln -s ${lib.escapeShellArg dir}/"$b" $out/bin/"$b"
+      done
+    '' + (extra.buildCommand or "");
+  } // removeAttrs extra [ "buildCommand" ]);
 
-  # A system library nixpkgs would build; the stand-in's fixtures do not link it.
+  # The common path (pkgs/stdenv/generic/common-path.nix plus cc-wrapper's cc): the
+  # programs every nixpkgs builder has, linked from the host by absolute path.
+  commonPath = mkDerivation {
+    name = "standin-common-path";
+    standinBoot = host.bootPath;
+    tools = lib.mapAttrsToList (n: p: "${n}=${p}") host.commonPath;
+    buildCommand = ''
+      mkdir -p $out/bin
+      for t in $tools; do ln -s "''${t#*=}" "$out/bin/''${t%%=*}"; done
+    '';
+  };
+
   stubLibrary = name: runCommand "standin-stub-${name}" { } ''
     mkdir -p $out/lib
     echo "stand-in for nixpkgs' ${name}: the offline fixtures do not link it" > $out/README
@@ -64,72 +88,12 @@ let
     ${text}
   '';
 
-  cargo = hostTool "cargo" [ "cargo" "rustc" "rustdoc" ];
-  rustc = hostTool "rustc" [ "rustc" ];
-  clippy = hostTool "clippy" [ "cargo-clippy" "clippy-driver" ];
-  rustfmt = hostTool "rustfmt" [ "rustfmt" "cargo-fmt" ];
-  go = hostTool "go" [ "go" "gofmt" ];
-  git = hostTool "git" [ "git" ];
-  jq = hostTool "jq" [ "jq" ];
+  rust = import ./rust.nix { inherit lib host hostTool mkDerivation runCommand jq; };
+  go = import ./go.nix { inherit lib host hostTool mkDerivation; };
+  jq = hostTool "jq" host.binDir [ "jq" ] { };
 
-  # rustPlatform.buildRustPackage. Like nixpkgs, it insists that `cargoLock.lockFile` is
-  # the Cargo.lock the build uses (nixpkgs vendors from it and fails on a mismatch).
-  # Unlike nixpkgs it does not vendor: fixture crates have no crates.io dependencies and
-  # git dependencies (file:// fixture repositories) are fetched by cargo itself, offline.
-  buildRustPackage = { cargoLock ? null, cargoHash ? null, nativeBuildInputs ? [ ], ... }@args:
-    assert lib.assertMsg (cargoLock != null || cargoHash != null)
-      "buildRustPackage: set cargoLock or cargoHash (as nixpkgs requires)";
-    mkDerivation (removeAttrs args [ "cargoLock" "cargoHash" ] // {
-      nativeBuildInputs = [ cargo clippy rustfmt git ] ++ nativeBuildInputs;
-      standinLockFile = if cargoLock != null then cargoLock.lockFile else "";
-      preConfigure = ''
-        export CARGO_HOME="$TMPDIR/cargo-home"
-        export CARGO_TARGET_DIR="$PWD/target"
-        export CARGO_NET_GIT_FETCH_WITH_CLI=true
-        # like nixpkgs' vendoring: crates.io is replaced by a local directory (empty here)
-        mkdir -p "$CARGO_HOME" "$TMPDIR/vendored-sources"
-        printf '[source.crates-io]\nreplace-with = "vendored-sources"\n[source.vendored-sources]\ndirectory = "%s"\n' "$TMPDIR/vendored-sources" > "$CARGO_HOME/config.toml"
-        if [ -n "$standinLockFile" ]; then
-          if [ ! -f Cargo.lock ]; then
-            echo "buildRustPackage: Cargo.lock is missing from the source; copy cargoLock.lockFile in postPatch" >&2
-            exit 1
-          fi
-          if ! cmp -s Cargo.lock "$standinLockFile"; then
-            echo "buildRustPackage: Cargo.lock differs from cargoLock.lockFile ($standinLockFile)" >&2
-            exit 1
-          fi
-        fi
-      '' + (args.preConfigure or "");
-      buildPhase = args.buildPhase or "cargo build --release --locked";
-      checkPhase = args.checkPhase or "cargo test --release --locked";
-      doCheck = args.doCheck or true;
-      installPhase = args.installPhase or ''
-        mkdir -p $out/bin
-        find target/release -maxdepth 1 -type f -executable -exec cp {} $out/bin/ \;
-      '';
-    });
-
-  # buildGoModule: builds subPackages with the host's Go and its module cache, offline.
-  # vendorHash must be given (as in nixpkgs) but is not checked here.
-  buildGoModule = { vendorHash, subPackages ? [ "." ], ldflags ? [ ], nativeBuildInputs ? [ ], ... }@args:
-    mkDerivation (removeAttrs args [ "vendorHash" "subPackages" "ldflags" ] // {
-      nativeBuildInputs = [ go ] ++ nativeBuildInputs;
-      standinVendorHash = if vendorHash == null then "" else vendorHash;
-      buildPhase = args.buildPhase or ''
-        export GOCACHE="$TMPDIR/go-cache" GOMODCACHE=${lib.escapeShellArg host.gomodcache} GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0
-        mkdir -p "$TMPDIR/gobin"
-        for p in ${lib.escapeShellArgs subPackages}; do
-          go build -trimpath -ldflags ${lib.escapeShellArg (concatStringsSep " " ldflags)} -o "$TMPDIR/gobin/" "./$p"
-        done
-      '';
-      doCheck = false;
-      installPhase = args.installPhase or ''
-        mkdir -p $out/bin
-        cp "$TMPDIR"/gobin/* $out/bin/
-      '';
-    });
-
-  # releaseTools.aggregate, as in nixpkgs: Hydra builds it once every constituent built.
+  # releaseTools.aggregate (pkgs/build-support/release/default.nix): Hydra builds it once
+  # every constituent built.
   aggregate = { name, constituents, meta ? { } }:
     mkDerivation {
       inherit name constituents meta;
@@ -154,16 +118,22 @@ let
     });
 in
 {
-  inherit system lib runCommand writeText writeTextFile writeShellScript writeShellScriptBin
-    writeShellApplication mkShell buildGoModule cargo rustc clippy rustfmt go git jq;
+  inherit system lib config runCommand writeText writeTextFile writeShellScript writeShellScriptBin
+    writeShellApplication mkShell jq;
+  inherit (rust) cargo rustc clippy rustfmt rustPlatform makeRustPlatform;
+  # Not nixpkgs: what the rust-overlay double needs to make toolchains of the host's.
+  standin = { mkRustToolchain = rust.mkToolchain; hostRustVersion = host.rust.version; };
+  inherit (go) go buildGoModule;
   stdenv = { inherit mkDerivation; hostPlatform.system = system; buildPlatform.system = system; };
-  rustPlatform = { inherit buildRustPackage; };
   releaseTools = { inherit aggregate; };
-  pkg-config = hostTool "pkg-config" [ ];
+  git = hostTool "git" host.binDir [ "git" ] { };
+  # bubblewrap: the job sandbox the NixOS modules put on the services' PATH
+  bubblewrap = hostTool "bubblewrap" host.binDir [ "bwrap" ] { };
+  pkg-config = hostTool "pkg-config" host.binDir [ ] { };
   hwloc = stubLibrary "hwloc";
   ocl-icd = stubLibrary "ocl-icd";
   runCommandLocal = runCommand;
   runtimeShell = host.shell;
-  coreutils = hostTool "coreutils" [ "ls" "cat" "cp" "mkdir" ];
-  bash = hostTool "bash" [ "bash" ];
+  coreutils = commonPath;
+  bash = commonPath;
 }

@@ -1,18 +1,36 @@
-# TEST DOUBLE: the generic builder of the nixpkgs stand-in (a tiny stdenv/setup.sh).
-# Runs with the Nix sandbox off, as the user the Nix daemon builds as.
+# TEST DOUBLE: the generic builder of the nixpkgs stand-in, a tiny stdenv/setup.sh
+# (nixpkgs: pkgs/stdenv/generic/setup.sh). Runs inside the Nix sandbox where the offline
+# check turns it on; the host directories the double's tools live in are the only
+# extra-sandbox-paths (nix/testing/check-offline).
 set -eu
 set -o pipefail
 
-export PATH="$standinPath"
-for p in ${nativeBuildInputs-} ${buildInputs-}; do
+# PATH: the derivation's inputs plus the stand-in's common path (coreutils, findutils,
+# diffutils, sed, grep, awk, tar, gzip, bash, make, patch and the C compiler, as
+# pkgs/stdenv/generic/common-path.nix and cc-wrapper give); never the host's /usr/bin.
+if [ -n "${standinBoot-}" ]; then
+  export PATH="$standinBoot"
+else
+  export PATH="$standinCommonPath/bin"
+fi
+for p in ${buildInputs-} ${nativeBuildInputs-}; do
   if [ -d "$p/bin" ]; then PATH="$p/bin:$PATH"; fi
 done
-export HOME="$TMPDIR/home"
+export HOME="$TMPDIR/home" NIX_BUILD_TOP="$TMPDIR"
+# pkgs/stdenv/generic/setup.sh: NIX_BUILD_CORES is the builder's `cores` (0: all)
+if [ "${NIX_BUILD_CORES:-0}" = 0 ]; then NIX_BUILD_CORES=$(nproc 2>/dev/null || echo 1); fi
+export NIX_BUILD_CORES
 mkdir -p "$HOME"
 
+# runHook NAME: the string hook NAME, then every function of the array NAMEHooks
+# (setup.sh runs the implicit hook first, then the array).
 runHook() {
-  local hook="$1"
+  local hook="$1" arr="${1}Hooks[@]" f
   if [ -n "${!hook-}" ]; then eval "${!hook}"; fi
+  for f in "${!arr-}"; do
+    [ -n "$f" ] && "$f"
+  done
+  return 0
 }
 
 runPhase() {
@@ -21,24 +39,35 @@ runPhase() {
   if [ -n "${!phase-}" ]; then
     eval "${!phase}"   # a phase given as a string runs its own hooks (runHook preX), as in nixpkgs
   else
-    runHook "pre${base^}"; "default_$phase"; runHook "post${base^}"
+    "default_$phase"
   fi
 }
 
 default_unpackPhase() {
-  if [ -z "${src-}" ]; then mkdir -p source; cd source; return; fi
-  if [ -d "$src" ]; then
-    cp -r --no-preserve=mode "$src" source
+  runHook preUnpack
+  if [ -z "${src-}" ]; then
+    mkdir -p source
+  elif [ -d "$src" ]; then
+    # nixpkgs' unpackFile: cp -pr (store timestamps kept), then the sources made writable
+    cp -pr "$src" source
   else
-    mkdir source; cp "$src" source/
+    mkdir source; cp -p "$src" source/
   fi
-  cd source
+  chmod -R u+w source
+  sourceRoot=source
+  runHook postUnpack
+  cd "$sourceRoot"
 }
-default_patchPhase() { :; }
-default_configurePhase() { :; }
-default_buildPhase() { :; }
-default_checkPhase() { :; }
-default_installPhase() { mkdir -p "$out"; }
+default_patchPhase() { runHook prePatch; runHook postPatch; }
+default_configurePhase() { runHook preConfigure; runHook postConfigure; }
+default_buildPhase() { runHook preBuild; runHook postBuild; }
+default_checkPhase() { runHook preCheck; runHook postCheck; }
+default_installPhase() { runHook preInstall; mkdir -p "$out"; runHook postInstall; }
+
+# Setup hooks of the inputs (nixpkgs: a package's nix-support/setup-hook is sourced).
+for p in ${buildInputs-} ${nativeBuildInputs-}; do
+  if [ -f "$p/nix-support/setup-hook" ]; then . "$p/nix-support/setup-hook"; fi
+done
 
 if [ -n "${buildCommand-}" ]; then
   eval "$buildCommand"

@@ -29,9 +29,9 @@ import (
 // build` of the job's attribute. nixpkgs is replaced by the test double
 // nix/testing/nixpkgs-standin, as in nix/testing/check-offline.
 type Flake struct {
-	t       testing.TB
-	standin string
-	env     []string
+	t         testing.TB
+	overrides []string // --override-input NAME path:DOUBLE, one pair per flake input
+	env       []string
 
 	mu     sync.Mutex
 	dirs   map[string]string // drv path -> flake checkout whose attribute it is
@@ -54,32 +54,27 @@ func RequireNix(t testing.TB) {
 func NewFlake(t testing.TB, root string) *Flake {
 	t.Helper()
 	RequireNix(t)
-	tmp := t.TempDir()
-	standin := filepath.Join(tmp, "standin")
-	if out, err := exec.Command("cp", "-r", filepath.Join(root, "nix/testing/nixpkgs-standin"), standin).CombinedOutput(); err != nil {
-		t.Fatalf("copy standin: %v\n%s", err, out)
-	}
-	sysroot, err := exec.Command("rustc", "--print", "sysroot").Output()
+	// nix/testing/standin-setup writes the doubles of the flake's inputs
+	// (nixpkgs, rust-overlay) and prints the NIX_CONFIG their sandboxed builds need.
+	inputs := filepath.Join(t.TempDir(), "inputs")
+	conf, err := exec.Command(filepath.Join(root, "nix/testing/standin-setup"), inputs).Output()
 	if err != nil {
-		t.Fatalf("rustc: %v", err)
+		t.Fatalf("nix/testing/standin-setup: %v", err)
 	}
-	bash, _ := exec.LookPath("bash")
-	host, _ := json.Marshal(map[string]string{
-		"shell": bash, "path": strings.TrimSpace(string(sysroot)) + "/bin:/usr/local/bin:/usr/bin:/bin", "gomodcache": "/nonexistent",
-	})
-	if err := os.WriteFile(filepath.Join(standin, "host.json"), host, 0o644); err != nil {
+	entries, err := os.ReadDir(inputs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	conf := "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =\nwarn-dirty = false\naccept-flake-config = false"
-	if os.Getuid() == 0 {
-		conf += "\nbuild-users-group ="
+	var overrides []string
+	for _, e := range entries {
+		overrides = append(overrides, "--override-input", e.Name(), "path:"+filepath.Join(inputs, e.Name()))
 	}
-	return &Flake{t: t, standin: standin, env: append(os.Environ(), "NIX_CONFIG="+conf),
+	return &Flake{t: t, overrides: overrides, env: append(os.Environ(), "NIX_CONFIG="+string(conf)),
 		dirs: map[string]string{}, attrs: map[string]string{}}
 }
 
 func (f *Flake) nix(ctx context.Context, args ...string) ([]byte, error) {
-	args = append(args, "--override-input", "nixpkgs", "path:"+f.standin, "--no-write-lock-file")
+	args = append(append(args, f.overrides...), "--no-write-lock-file")
 	cmd := exec.CommandContext(ctx, "nix", args...)
 	cmd.Env = f.env
 	var stderr strings.Builder
