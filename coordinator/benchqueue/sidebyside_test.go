@@ -115,7 +115,7 @@ func TestBisectionJob(t *testing.T) {
 	q.MarkReleased(ctx, rel.ID)
 	cand, _ := st.PutCandidate(ctx, map[string]store.Revision{"demo": {Repo: "file:///nowhere", Rev: "r2", Branch: "master"}}, "head", 0)
 	q.EnqueueSideBySide(ctx, cand.ID, "demo", map[string]Revision{"demo": {Repo: "file:///nowhere", Rev: "r2"}}, spec)
-	resp, body := post(t, srv.URL+protocol.PathLease, token, protocol.LeaseRequest{Agent: "direct", Features: []string{"gpu"}})
+	_, body := post(t, srv.URL+protocol.PathLease, token, protocol.LeaseRequest{Agent: "direct", Features: []string{"gpu"}})
 	var j protocol.Job
 	json.Unmarshal(body, &j)
 	post(t, srv.URL+protocol.PathResult, token, protocol.Result{JobID: j.ID, LeaseID: j.LeaseID, Agent: "direct", Host: host,
