@@ -127,7 +127,7 @@ func TestBisectionJob(t *testing.T) {
 	if v2, _ := q.Verdict(ctx, cand.ID); len(v2.Details) != len(v.Details) {
 		t.Errorf("a second verdict changed the details: %v", v2.Details)
 	}
-	resp, body = post(t, srv.URL+protocol.PathLease, token, protocol.LeaseRequest{Agent: "direct", Features: []string{"gpu"}})
+	resp, body := post(t, srv.URL+protocol.PathLease, token, protocol.LeaseRequest{Agent: "direct", Features: []string{"gpu"}})
 	var k protocol.Job
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &k) != nil || k.Bisect == nil || k.Bisect.Component != "demo" || k.Bisect.Good != "r1" || k.Bisect.Bad != "r2" || k.Round >= 0 || k.Baseline == nil {
 		t.Fatalf("bisection lease %s %s", resp.Status, body)
