@@ -108,7 +108,7 @@ func Explain(ctx context.Context, st *store.Store, run *store.Run) *Explanation 
 		return nil
 	}
 	d := run.Detail
-	e := &Explanation{Verdict: VerdictWord(ctx, st, run), Upstream: str(d, "upstream"), Downstream: str(d, "downstream"),
+	e := &Explanation{Verdict: run.Verdict, Upstream: str(d, "upstream"), Downstream: str(d, "downstream"),
 		Component: str(d, "component"), FailedJob: str(d, "failed_job"), Reason: str(d, "reason"),
 		Culprit: commitOf(d["culprit"]), Probes: []Probe{}}
 	e.Unconfirmed, _ = d["culprit_unconfirmed"].(bool)
@@ -437,7 +437,7 @@ func (s *Server) checkFilter(f store.HistoryFilter) error {
 	}
 	verdicts := []string{store.VerdictGreen, store.VerdictFailed, store.VerdictUpstreamBroken, store.VerdictIncompatible,
 		store.VerdictNotAccepted, store.VerdictInfraError, store.VerdictWaiting, store.VerdictCancelled,
-		store.VerdictTimeout, store.VerdictAdapterError}
+		store.VerdictTimeout, store.VerdictAdapterError, store.VerdictEvalError}
 	if f.Verdict != "" && !slices.Contains(verdicts, f.Verdict) {
 		return badRequest("verdict %q: want one of %s", f.Verdict, strings.Join(verdicts, ", "))
 	}
@@ -478,24 +478,4 @@ type BenchPanel struct {
 // bench queue implements it).
 type BenchJobs interface {
 	BenchPanel(ctx context.Context, candidate string) (*BenchPanel, error)
-}
-
-// VerdictEvalError is the word of a red Hydra run whose evaluation failed.
-const VerdictEvalError = "eval-error"
-
-// VerdictWord is the word a finished run's verdict is shown with: its
-// verdict, except that a red run of the Hydra engine whose evaluation failed
-// is an eval-error. Nobody's code was built then, whatever the jobs' states
-// (failed, to the pipeline) would blame.
-func VerdictWord(ctx context.Context, st *store.Store, run *store.Run) string {
-	switch run.Verdict {
-	case "", store.VerdictGreen, store.VerdictCancelled, store.VerdictWaiting:
-		return run.Verdict
-	}
-	if run.Engine == "hydra" {
-		if h, err := st.HydraEvalOf(ctx, run.Stage, run.Candidate); err == nil && h.State == VerdictEvalError {
-			return VerdictEvalError
-		}
-	}
-	return run.Verdict
 }

@@ -151,9 +151,6 @@ func (s *Server) runView(ctx context.Context, r *store.Run, withJobs bool) (*Run
 	v.Status, v.Label = runStatus(r)
 	if r.State == store.RunDone {
 		v.Explain = Explain(ctx, s.st, r)
-		if v.Status == stRed {
-			v.Label = VerdictWord(ctx, s.st, r)
-		}
 	}
 	if withJobs {
 		jobs, err := s.st.JobResults(ctx, r.ID)
@@ -221,9 +218,6 @@ func (s *Server) buildDashboard(ctx context.Context) (*Dashboard, error) {
 			c := Cell{Stage: st, Status: stNone, Label: "no run"}
 			if run := byCell[k][st]; run != nil {
 				c.Status, c.Label = runStatus(run)
-				if c.Status == stRed && run.State == store.RunDone {
-					c.Label = VerdictWord(ctx, s.st, run)
-				}
 				c.RunID, c.Candidate, c.Changed = run.ID, run.Candidate, lastChange(run)
 				if run.State == store.RunRunning {
 					p, ok := progress[run.ID]

@@ -149,7 +149,7 @@ func collectStatus(ctx context.Context, st *store.Store, limit int, stateDir str
 	}
 	for _, tr := range latest {
 		s.Cells = append(s.Cells, TargetCell{Component: tr.Component, Branch: tr.Branch, Stage: tr.Run.Stage,
-			State: tr.Run.State, Verdict: web.VerdictWord(ctx, st, tr.Run), RunID: tr.Run.ID, Candidate: tr.Run.Candidate})
+			State: tr.Run.State, Verdict: tr.Run.Verdict, RunID: tr.Run.ID, Candidate: tr.Run.Candidate})
 	}
 	cands, err := headsFirst(ctx, st, limit)
 	if err != nil {
