@@ -29,13 +29,22 @@ func (p *Pipeline) retries() int {
 }
 
 func attemptOf(detail map[string]any) int {
-	if n, ok := detail["attempt"].(float64); ok && n >= 1 {
-		return int(n)
-	}
-	if n, ok := detail["attempt"].(int); ok && n >= 1 {
+	if n := intOf(detail["attempt"]); n >= 1 {
 		return n
 	}
 	return 1
+}
+
+// intOf reads a count from a run's detail: an int before it was stored, a
+// float64 after JSON; 0 otherwise.
+func intOf(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case float64:
+		return int(n)
+	}
+	return 0
 }
 
 // backoff is the wait after attempt n before attempt n+1.
@@ -92,13 +101,7 @@ func (p *Pipeline) retry(ctx context.Context, r *store.Run, now time.Time) (*sto
 
 // RetryText says, for Summary and status, which attempt this was and what comes next.
 func RetryText(d map[string]any) string {
-	n, total := attemptOf(d), 0
-	switch t := d["attempts"].(type) {
-	case int:
-		total = t
-	case float64:
-		total = int(t)
-	}
+	n, total := attemptOf(d), intOf(d["attempts"])
 	if total <= 1 {
 		return ""
 	}
