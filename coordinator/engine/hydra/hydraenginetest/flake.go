@@ -74,7 +74,11 @@ func NewFlake(t testing.TB, root string) *Flake {
 }
 
 func (f *Flake) nix(ctx context.Context, args ...string) ([]byte, error) {
-	args = append(append(args, f.overrides...), "--no-write-lock-file")
+	// The queue runner builds jobs in parallel; Nix 2.8's evaluation cache
+	// is one SQLite file per flake, and a writer holding it makes another
+	// `nix build` report the attribute as "unexpectedly missing". Hydra
+	// itself never evaluates at build time, so the cache buys nothing here.
+	args = append(append(args, f.overrides...), "--no-write-lock-file", "--option", "eval-cache", "false")
 	cmd := exec.CommandContext(ctx, "nix", args...)
 	cmd.Env = f.env
 	var stderr strings.Builder
