@@ -21,8 +21,8 @@ type PullRequestView struct {
 	// Current is the pull request's head now, when a candidate page shows
 	// an older head.
 	Current string `json:"current,omitempty"`
-	Draft     bool   `json:"draft"`
-	Open      bool   `json:"open"`
+	Draft   bool   `json:"draft"`
+	Open    bool   `json:"open"`
 	// Spark is the newest spark run of a candidate pinning Head; nil when
 	// none was made (a draft, or not polled yet).
 	Spark          *store.Run `json:"spark,omitempty"`
