@@ -1,12 +1,18 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -127,4 +133,54 @@ func TestServePullsPage(t *testing.T) {
 		t.Errorf("the Pull requests page at 390 px is %d px wide (window %d)", w.Scroll, w.Inner)
 	}
 	saveShot(t, ctx, screenshotDir(t), "story-pulls-390.png")
+}
+
+// A pull request the coordinator learns of by webhook only is listed too
+// (title from the webhook), and a closed webhook takes it off the page.
+func TestServePullsFromWebhooks(t *testing.T) {
+	e := newPollEnv(t, "[engine]\npoll_interval = \"1h\"\n")
+	secret := filepath.Join(e.dir, "hook-secret")
+	os.WriteFile(secret, []byte("hook-secret\n"), 0o600)
+	cfg, _ := os.ReadFile(e.cfg)
+	os.WriteFile(e.cfg, []byte(strings.Replace(string(cfg), "[github]\n", fmt.Sprintf("[github]\nwebhook_secret_file = %q\n", secret), 1)), 0o644)
+	hooked := e.branch(t, "hooked", map[string]string{"hooked.txt": "h\n"})
+	base, _ := startServe(t, e.bin, e.dir, e.cfg)
+	// serve polls once at its start (then hourly); the PR is not in
+	// GitHub's list then, so only the webhook can tell of it.
+	deadline := time.Now().Add(30 * time.Second)
+	for e.gh.Count("GET /repos/{o}/{r}/pulls") == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	send := func(delivery, action string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"action":%q,"repository":{"full_name":"o/app"},"pull_request":{"number":9,"title":"Hooked in","html_url":"https://github.com/o/app/pull/9","state":"open","draft":false,"head":{"sha":%q,"ref":"hooked"},"base":{"ref":"master"},"labels":[]}}`, action, hooked)
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/github", strings.NewReader(body))
+		mac := hmac.New(sha256.New, []byte("hook-secret"))
+		mac.Write([]byte(body))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("webhook %s: %d %s", action, resp.StatusCode, b)
+		}
+	}
+	send("d-1", "opened")
+	row := pullRow(t, fetch(t, base+"/pulls"), "o/app#9")
+	for _, w := range []string{"Hooked in", `href="https://github.com/o/app/pull/9"`, store.ShortRev(hooked)} {
+		if !strings.Contains(row, w) {
+			t.Errorf("the webhook's PR row lacks %q:\n%s", w, row)
+		}
+	}
+	send("d-2", "closed")
+	if page := fetch(t, base+"/pulls"); strings.Contains(page, `data-pr="o/app#9"`) {
+		t.Errorf("a closed PR is still listed:\n%s", page)
+	}
 }
