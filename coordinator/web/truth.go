@@ -455,7 +455,7 @@ func (s *Server) checkFilter(f store.HistoryFilter) error {
 type BenchRun struct {
 	Component string    `json:"component"`
 	Bench     string    `json:"bench"`
-	Round     int       `json:"round"` // 0 the first run, 1.. confirmation runs
+	Round     int       `json:"round"` // 0 the first run, 1.. confirmation runs, < 0 a bisection
 	State     string    `json:"state"` // queued | leased | done | failed
 	Agent     string    `json:"agent,omitempty"`
 	Attempt   int       `json:"attempt"`

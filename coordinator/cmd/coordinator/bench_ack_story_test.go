@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html"
+	"io"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
@@ -160,5 +164,54 @@ func TestBenchAckLetsAcceptedRegressionThrough(t *testing.T) {
 	if a.Candidate != next || a.Metric != rss || a.By != "dave" || a.Reason != "bigger trees on purpose" || a.Report != passed ||
 		len(a.Regressions) != 1 || a.Regressions[0].Bench != "window-post" || a.Regressions[0].Baseline != released || math.Abs(a.Regressions[0].Change-0.10) > 0.005 {
 		t.Fatalf("manifest acknowledgement: %+v", a)
+	}
+}
+
+// TestServeLetsAcknowledgedRegressionThrough: with `coordinator serve`
+// running, a candidate whose bench gate failed on a regression stays
+// unpromoted pass after pass; `bench-ack` of the regression lets serve's
+// next pass promote it, and the candidate's page shows who accepted what
+// and why.
+func TestServeLetsAcknowledgedRegressionThrough(t *testing.T) {
+	s := newBenchStory(t)
+	ctx := context.Background()
+	released := s.releaseBaseline()
+	next, _ := s.regress(released)
+	url, _ := startServe(t, s.bin, s.dir, s.cfg)
+	st, _ := s.open()
+	defer st.Close()
+	// Several of serve's passes (poll_interval 200ms) leave the failed gate
+	// as it is.
+	time.Sleep(time.Second)
+	if ok, err := st.Promoted(ctx, next, "harden"); ok || err != nil {
+		t.Fatalf("serve promoted the unacknowledged regression (%v)", err)
+	}
+	s.coordinator(exitOK, "bench-ack", "--candidate", next, "--metric", rss, "--reason", "bigger trees on purpose", "--by", "dave")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ok, err := st.Promoted(ctx, next, "harden"); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not promote %s after the acknowledgement", next)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Get(url + "/candidates/" + next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := html.UnescapeString(string(b))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="bench-verdict">pass<`) || !strings.Contains(page, `<ul id="bench-acks"><li data-metric="`+rss+`">`) ||
+		!strings.Contains(page, "regressed +10.00% in app/window-post on ") || !strings.Contains(page, "acknowledged by dave") || !strings.Contains(page, "bigger trees on purpose") {
+		t.Fatalf("candidate page (%d) does not show the acknowledgement:\n%s", resp.StatusCode, page)
+	}
+	// The regression's bisection job is listed as such.
+	if !strings.Contains(page, `<td>bisection</td>`) {
+		t.Errorf("candidate page does not call the bisection job one:\n%s", page)
 	}
 }

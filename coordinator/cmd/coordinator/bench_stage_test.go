@@ -111,7 +111,7 @@ repeat = 3
 "max-resident-set-size-kb" = { direction = "lower", threshold = "3%" }
 `), 0o644)
 	s.cfg = filepath.Join(s.dir, "ironworks.toml")
-	os.WriteFile(s.cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+s.repo.URL()+"\"\n"), 0o644)
+	os.WriteFile(s.cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+s.repo.URL()+"\"\n[engine]\npoll_interval = \"200ms\"\n"), 0o644)
 	return s
 }
 
