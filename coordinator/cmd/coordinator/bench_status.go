@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
@@ -57,8 +58,13 @@ func printBenchStatus(w io.Writer, s *benchqueue.Summary) {
 	}
 }
 
-// notPromoted says why a green run was not promoted, for its status line.
-func notPromoted(r *store.Run) string {
+// notPromoted says why a green run was not promoted, for its status line;
+// nothing once its candidate is promoted at the run's stage (a re-checked
+// gate promotes without rewriting the run).
+func notPromoted(r *store.Run, promoted []string) string {
+	if slices.Contains(promoted, r.Stage) {
+		return ""
+	}
 	if why, ok := r.Detail["not_promoted"].(string); ok && why != "" && r.Verdict == store.VerdictGreen {
 		return " (not promoted: " + why + ")"
 	}

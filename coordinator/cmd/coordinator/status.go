@@ -235,7 +235,7 @@ func printStatus(w io.Writer, s *Status) {
 			if e := r.Explanation; e != nil {
 				verdict = e.Verdict
 			}
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail), notPromoted(r.Run))
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail), notPromoted(r.Run, c.Promoted))
 			if e := r.Explanation; e != nil {
 				printExplanation(w, e)
 			}
