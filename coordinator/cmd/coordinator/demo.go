@@ -22,7 +22,7 @@ func init() {
 
 const demoSummary = `Make two tiny Rust crates in a folder (an upstream "merkletree" and a downstream
 "rust-fil-proofs" that calls it), serve the web UI, and play the story:
-both green; six upstream commits, the fourth of which renames the function
+both green; eight upstream commits, the fifth of which renames the function
 the downstream calls; the incompatibility, its culprit found by bisection;
 the fix. It needs git and cargo only (no network, no registry), takes about
 a minute, and keeps serving the UI until Ctrl-C (or ends with --exit).`
@@ -192,6 +192,22 @@ command = "cargo test --workspace"
 `
 )
 
+// demoUpCommits are the story's upstream commits, oldest first; the one at
+// index demoBreak (the fifth of eight) renames the function the downstream
+// calls.
+var demoUpCommits = []struct{ subject, author string }{
+	{"docs: explain arity", "Maintainer <maintainer@example.org>"},
+	{"bench: larger trees", "Bench Keeper <bench@example.org>"},
+	{"refactor: name the height", "Maintainer <maintainer@example.org>"},
+	{"test: a tree of height zero", "Bench Keeper <bench@example.org>"},
+	{"rename leaf_count to leaves", "Hasty Contributor <hasty@example.org>"},
+	{"docs: changelog", "Maintainer <maintainer@example.org>"},
+	{"ci: cache the target folder", "Bench Keeper <bench@example.org>"},
+	{"docs: mention leaves in the README", "Maintainer <maintainer@example.org>"},
+}
+
+const demoBreak = 4
+
 var errUsedDir = errors.New("give --dir a new folder")
 
 // newDemo writes the two repositories, their adapters and the configuration
@@ -327,20 +343,16 @@ func (d *demo) play(ctx context.Context, w io.Writer, base string) error {
 		return err
 	}
 
-	subjects := []string{"docs: explain arity", "bench: larger trees", "refactor: name the height", "rename leaf_count to leaves",
-		"docs: changelog", "ci: cache the target folder"}
-	authors := []string{"Maintainer <maintainer@example.org>", "Bench Keeper <bench@example.org>", "Maintainer <maintainer@example.org>",
-		"Hasty Contributor <hasty@example.org>", "Maintainer <maintainer@example.org>", "Bench Keeper <bench@example.org>"}
-	for i, s := range subjects {
-		files := map[string]string{"NOTES.md": fmt.Sprintf("note %d: %s\n", i+1, s)}
-		if i == 3 {
+	for i, c := range demoUpCommits {
+		files := map[string]string{"NOTES.md": fmt.Sprintf("note %d: %s\n", i+1, c.subject)}
+		if i == demoBreak {
 			files["src/lib.rs"] = strings.ReplaceAll(demoLib, "leaf_count", "leaves")
 		}
-		if err := d.commit(ctx, d.up, authors[i], s, files); err != nil {
+		if err := d.commit(ctx, d.up, c.author, c.subject, files); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(w, "demo: 2/4 six merkletree commits pushed; the fourth renames leaf_count, which rust-fil-proofs calls")
+	fmt.Fprintf(w, "demo: 2/4 %d merkletree commits pushed; commit %d renames leaf_count, which rust-fil-proofs calls\n", len(demoUpCommits), demoBreak+1)
 	run, err = d.waitHead(ctx)
 	if err != nil {
 		return err

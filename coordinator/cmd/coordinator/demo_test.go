@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
 // coordinator demo plays the whole story with git and cargo only: it ends
@@ -73,6 +75,23 @@ func TestDemoEndsWithCulpritAndServesIt(t *testing.T) {
 	}
 	candidate, compat := strings.Split(f[2], "#")[0], f[4]
 	culprit := strings.TrimSpace(strings.Fields(strings.SplitN(done, "culprit ", 2)[1])[0])
+	// The culprit is the fifth of the eight upstream commits between the
+	// first (green) one and the fix.
+	log, err := exec.Command("git", "-C", filepath.Join(dir, "src", "merkletree"), "log", "--reverse", "--format=%H %s").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(commits) != 10 {
+		t.Fatalf("merkletree has %d commits, want the first, eight story commits and the fix:\n%s", len(commits), log)
+	}
+	fifth := strings.SplitN(commits[5], " ", 2)
+	if fifth[1] != "rename leaf_count to leaves" || culprit != store.ShortRev(fifth[0]) {
+		t.Errorf("culprit %s, want the fifth of eight commits %s %q", culprit, store.ShortRev(fifth[0]), fifth[1])
+	}
+	if !slices.Contains(out, "demo: 2/4 8 merkletree commits pushed; commit 5 renames leaf_count, which rust-fil-proofs calls") {
+		t.Errorf("the demo does not say that the fifth of eight commits breaks:\n%s", strings.Join(out, "\n"))
+	}
 	for page, wants := range map[string][]string{
 		candidate: {"Culprit", culprit, "rename leaf_count to leaves", "Hasty Contributor"},
 		compat:    {"incompatible", culprit, "keep leaf_count as an alias of leaves"},
