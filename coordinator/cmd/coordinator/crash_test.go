@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -51,31 +52,10 @@ func writeFixtureConfig(t *testing.T, dir, marker string) string {
 	}
 	up := fixture.Merkletree(t, filepath.Join(dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(dir, "src", "rust-fil-proofs"))
+	// The demo's adapters, the upstream's test slowed down.
 	adapters := map[string]string{
-		"merkletree": fmt.Sprintf(`name = "merkletree"
-repo = "unused"
-[jobs.build]
-stage = "forge"
-command = "cargo build"
-[jobs.test]
-stage = "forge"
-needs = ["build"]
-command = "touch %s && sleep 2 && cargo test"
-`, marker),
-		"rust-fil-proofs": `name = "rust-fil-proofs"
-repo = "unused"
-[[upstream]]
-name = "merkletree"
-pin = "cargo-patch"
-[jobs.build]
-stage = "forge"
-needs = ["merkletree:build"]
-command = "cargo build --workspace"
-[jobs.test]
-stage = "forge"
-needs = ["build", "merkletree:test"]
-command = "cargo test --workspace"
-`,
+		"merkletree":      replaceOnce(t, demoUpAdapter, `command = "cargo test"`, fmt.Sprintf(`command = "touch %s && sleep 2 && cargo test"`, marker)),
+		"rust-fil-proofs": demoDownAdapter,
 	}
 	for name, body := range adapters {
 		d := filepath.Join(dir, "adapters", name)
@@ -93,6 +73,16 @@ repo = %q
 sandbox_rw = [%q]
 `, up.URL(), down.URL(), filepath.Dir(marker))), 0o644)
 	return cfg
+}
+
+// replaceOnce is strings.Replace of the one old in s; a test fails when s
+// does not hold old, rather than run with the text unchanged.
+func replaceOnce(t testing.TB, s, old, new string) string {
+	t.Helper()
+	if strings.Count(s, old) != 1 {
+		t.Fatalf("%q is not once in:\n%s", old, s)
+	}
+	return strings.Replace(s, old, new, 1)
 }
 
 // The coordinator is SIGKILLed while a job runs; restarted, it completes the

@@ -122,19 +122,16 @@ func TestDemoEndsWithCulpritAndServesIt(t *testing.T) {
 func TestDemoErrors(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0")
-	cmd.Env = []string{"PATH=" + filepath.Join(dir, "empty")}
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig || !strings.Contains(string(out), "git is not on PATH") {
-		t.Errorf("demo without git: %v %s, want exit 3 naming git", err, out)
+	noTools := binaryRun{bin: bin, env: []string{"PATH=" + filepath.Join(dir, "empty")}}
+	if code, out := noTools.run(t, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0"); code != exitConfig || !strings.Contains(out, "git is not on PATH") {
+		t.Errorf("demo without git: exit %d %s, want exit 3 naming git", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "d")); err == nil {
 		t.Errorf("demo without git made its folder")
 	}
 	os.MkdirAll(filepath.Join(dir, "d", "src", "merkletree"), 0o755)
-	out, err = exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "give --dir a new folder") {
-		t.Errorf("demo in a used folder: %v %s, want exit 2 asking for a new folder", err, out)
+	if code, out := (binaryRun{bin: bin}).run(t, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0"); code != exitUsage || !strings.Contains(out, "give --dir a new folder") {
+		t.Errorf("demo in a used folder: exit %d %s, want exit 2 asking for a new folder", code, out)
 	}
 	if code, _, _ := captureCLI(t, "demo", "--pace"); code != exitUsage {
 		t.Errorf("demo --pace without a value: %d, want 2", code)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,31 +61,10 @@ func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 	os.WriteFile(script, []byte(flakyScript), 0o755)
 	e.up = fixture.Merkletree(t, filepath.Join(e.dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(e.dir, "src", "rust-fil-proofs"))
+	// The demo's adapters, the downstream's test made flaky.
 	adapters := map[string]string{
-		"merkletree": `name = "merkletree"
-repo = "unused"
-[jobs.build]
-stage = "forge"
-command = "cargo build"
-[jobs.test]
-stage = "forge"
-needs = ["build"]
-command = "cargo test"
-`,
-		"rust-fil-proofs": fmt.Sprintf(`name = "rust-fil-proofs"
-repo = "unused"
-[[upstream]]
-name = "merkletree"
-pin = "cargo-patch"
-[jobs.build]
-stage = "forge"
-needs = ["merkletree:build"]
-command = "cargo build --workspace"
-[jobs.test]
-stage = "forge"
-needs = ["build", "merkletree:test"]
-command = "sh %s %s %s && cargo test --workspace"
-`, script, e.counter, e.pattern),
+		"merkletree":      demoUpAdapter,
+		"rust-fil-proofs": replaceOnce(t, demoDownAdapter, `command = "cargo test --workspace"`, fmt.Sprintf(`command = "sh %s %s %s && cargo test --workspace"`, script, e.counter, e.pattern)),
 	}
 	if testCmd != "" {
 		adapters["rust-fil-proofs"] = strings.Replace(adapters["rust-fil-proofs"], fmt.Sprintf("sh %s %s %s && cargo test --workspace", script, e.counter, e.pattern), testCmd, 1)
@@ -118,15 +96,7 @@ func (e *flakyEnv) flake(pattern string) {
 
 func (e *flakyEnv) coordinator(args ...string) (int, string) {
 	e.t.Helper()
-	cmd := exec.Command(e.bin, append(args, "--config", e.cfg)...)
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return code, string(out)
+	return binaryRun{bin: e.bin, cfg: e.cfg}.run(e.t, args...)
 }
 
 // once runs `coordinator run --once` and returns the newest forge run.
