@@ -143,12 +143,33 @@ func (s *truthStory) headRun() *store.Run {
 }
 
 // The story from the terminal: green, an API break in the 5th of 8 upstream
-// commits, the culprit found. The last line of run --once, status (text and
-// JSON) and logs say the verdict word, the culprit commit with its subject
-// and author, the range and the probes, and where the logs are.
+// commits, the culprit found, the fix. The last line of run --once, status
+// (text and JSON) and logs say the verdict word, the culprit commit with its
+// subject and author, the range and the probes, and where the logs are; after
+// the fix they say green.
 func TestStoryCulpritInRunStatusAndLogs(t *testing.T) {
 	s := newTruthStory(t)
-	s.storyToCulprit()
+	_, broken := s.storyToCulprit()
+
+	// The fix: run --once ends green, status says so for the head and no
+	// longer names a culprit, logs reads the fixed run's job.
+	s.up.Commit("restore leaf_count", map[string]string{"src/lib.rs": fixture.UpstreamLib})
+	code, out, errOut := s.coordinator("run", "--once")
+	if code != exitOK || !strings.Contains(lastLine(out), "every gate passed") {
+		t.Fatalf("pass after the fix: exit %d, last line %q\n%s", code, lastLine(out), errOut)
+	}
+	fixed := s.headRun()
+	if fixed.Verdict != store.VerdictGreen || fixed.ID == broken.ID {
+		t.Fatalf("head run after the fix: %d %s, want a new green run", fixed.ID, fixed.Verdict)
+	}
+	code, text, errOut := s.coordinator("status", "--limit", "1")
+	if code != exitOK || !strings.Contains(text, "forge=green") || strings.Contains(text, "culprit:") {
+		t.Errorf("status after the fix: exit %d, want forge=green and no culprit:\n%s%s", code, text, errOut)
+	}
+	code, logText, errOut := s.coordinator("logs", fmt.Sprint(fixed.ID), "rust-fil-proofs:build")
+	if code != exitOK || strings.Contains(logText, "leaf_count") || !strings.Contains(logText, "Finished") {
+		t.Errorf("logs of the fixed build: exit %d, want cargo's Finished and no complaint about leaf_count:\n%s%s", code, logText, errOut)
+	}
 }
 
 // storyToCulprit plays green and the break through run --once and checks
