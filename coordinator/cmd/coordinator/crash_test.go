@@ -57,10 +57,8 @@ func writeFixtureConfig(t *testing.T, dir, marker string) string {
 		"merkletree":      replaceOnce(t, demoUpAdapter, `command = "cargo test"`, fmt.Sprintf(`command = "touch %s && sleep 2 && cargo test"`, marker)),
 		"rust-fil-proofs": demoDownAdapter,
 	}
-	for name, body := range adapters {
-		d := filepath.Join(dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ironworks.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"

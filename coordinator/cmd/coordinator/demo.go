@@ -245,14 +245,8 @@ func newDemo(ctx context.Context, dir string) (*demo, error) {
 	if err := d.commit(ctx, d.down, "Maintainer <maintainer@example.org>", "Cargo.lock", nil); err != nil {
 		return nil, err
 	}
-	for name, body := range map[string]string{"merkletree": demoUpAdapter, "rust-fil-proofs": demoDownAdapter} {
-		a := filepath.Join(dir, "adapters", name)
-		if err := os.MkdirAll(a, 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(a, "adapter.toml"), []byte(body), 0o644); err != nil {
-			return nil, err
-		}
+	if err := writeAdapters(dir, map[string]string{"merkletree": demoUpAdapter, "rust-fil-proofs": demoDownAdapter}); err != nil {
+		return nil, err
 	}
 	mode := "bwrap"
 	if err := (&sandbox.Sandbox{Mode: mode}).Check(ctx); err != nil {
@@ -279,6 +273,21 @@ sandbox = %q
 		return nil, err
 	}
 	return d, nil
+}
+
+// writeAdapters writes each adapter (component name -> adapter.toml) to
+// dir/adapters/NAME/adapter.toml.
+func writeAdapters(dir string, adapters map[string]string) error {
+	for name, body := range adapters {
+		a := filepath.Join(dir, "adapters", name)
+		if err := os.MkdirAll(a, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(a, "adapter.toml"), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *demo) repo(ctx context.Context, dir, author, msg string, files map[string]string) error {

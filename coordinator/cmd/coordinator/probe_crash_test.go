@@ -44,10 +44,8 @@ command = '''%s'''
 MARK = %q
 `, guarded, mark),
 	}
-	for name, body := range adapters {
-		d := filepath.Join(dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ironworks.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"

@@ -64,10 +64,8 @@ needs = ["merkletree:build"]
 command = "cargo build --workspace"
 `,
 	}
-	for name, body := range adapters {
-		d := filepath.Join(s.dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(s.dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	tok := filepath.Join(s.dir, "operator-token")
 	os.WriteFile(tok, []byte(storyToken+"\n"), 0o600)
