@@ -61,15 +61,9 @@ func writeFixtureConfig(t *testing.T, dir, marker string) string {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ironworks.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[engine]
+	os.WriteFile(cfg, []byte(demoComponents(up.URL(), down.URL())+fmt.Sprintf(`[engine]
 sandbox_rw = [%q]
-`, up.URL(), down.URL(), filepath.Dir(marker))), 0o644)
+`, filepath.Dir(marker))), 0o644)
 	return cfg
 }
 

@@ -254,8 +254,23 @@ func newDemo(ctx context.Context, dir string) (*demo, error) {
 		mode = "off"
 	}
 	d.cfg = filepath.Join(dir, "ironworks.toml")
-	cfg := fmt.Sprintf(`# The demo's configuration: two local repositories, the local engine.
-state_dir = "state"
+	cfg := "# The demo's configuration: two local repositories, the local engine.\n" + demoComponents("file://"+d.up, "file://"+d.down) + fmt.Sprintf(`
+[engine]
+poll_interval = "500ms"
+attempts = 1
+sandbox = %q
+`, mode)
+	if err := os.WriteFile(d.cfg, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// demoComponents is the start of a configuration of the demo's two
+// components, merkletree and rust-fil-proofs, at the repositories up and down,
+// with their adapters in adapters/ and the state in state/.
+func demoComponents(up, down string) string {
+	return fmt.Sprintf(`state_dir = "state"
 adapters  = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 
 [components.merkletree]
@@ -263,16 +278,7 @@ repo = %q
 
 [components.rust-fil-proofs]
 repo = %q
-
-[engine]
-poll_interval = "500ms"
-attempts = 1
-sandbox = %q
-`, "file://"+d.up, "file://"+d.down, mode)
-	if err := os.WriteFile(d.cfg, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	return d, nil
+`, up, down)
 }
 
 // writeAdapters writes each adapter (component name -> adapter.toml) to

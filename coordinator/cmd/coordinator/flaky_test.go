@@ -73,13 +73,7 @@ func newStoryEnv(t *testing.T, testCmd, extraCfg string) *flakyEnv {
 		t.Fatal(err)
 	}
 	e.cfg = filepath.Join(e.dir, "ironworks.toml")
-	os.WriteFile(e.cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-%s`, e.up.URL(), down.URL(), extraCfg)), 0o644)
+	os.WriteFile(e.cfg, []byte(demoComponents(e.up.URL(), down.URL())+extraCfg), 0o644)
 	return e
 }
 

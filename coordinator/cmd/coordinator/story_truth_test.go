@@ -70,17 +70,11 @@ command = "cargo build --workspace"
 	tok := filepath.Join(s.dir, "operator-token")
 	os.WriteFile(tok, []byte(storyToken+"\n"), 0o600)
 	s.cfg = filepath.Join(s.dir, "ironworks.toml")
-	os.WriteFile(s.cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[web]
+	os.WriteFile(s.cfg, []byte(demoComponents(s.up.URL(), s.down.URL())+fmt.Sprintf(`[web]
 operator_token_file = %q
 [engine]
 poll_interval = "300ms"
-`, s.up.URL(), s.down.URL(), tok)), 0o644)
+`, tok)), 0o644)
 	return s
 }
 
