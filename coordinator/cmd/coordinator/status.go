@@ -239,6 +239,9 @@ func printStatus(w io.Writer, s *Status) {
 			if e := r.Explanation; e != nil {
 				printExplanation(w, e)
 			}
+			if f := flakyText(r.Detail); f != "" {
+				fmt.Fprintf(w, "    %s\n", f)
+			}
 			if h := r.Hydra; h != nil {
 				fmt.Fprintf(w, "    hydra %s eval %d gate build %d lock %s (%s)\n", h.Jobset, h.EvalID, h.GateBuild, store.ShortRev(h.LockCommit), h.State)
 			}
@@ -254,4 +257,18 @@ func printStatus(w io.Writer, s *Status) {
 			}
 		}
 	}
+}
+
+// flakyText names the jobs of a run that failed and then passed when run
+// again (the run's detail "flaky"); "" when there are none.
+func flakyText(detail map[string]any) string {
+	l, _ := detail["flaky"].([]any)
+	var jobs []string
+	for _, j := range l {
+		jobs = append(jobs, fmt.Sprint(j))
+	}
+	if len(jobs) == 0 {
+		return ""
+	}
+	return "flaky: " + strings.Join(jobs, ", ") + " (failed, then passed when run again)"
 }
