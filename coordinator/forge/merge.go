@@ -31,7 +31,8 @@ func (c *Client) Merge(ctx context.Context, owner, repo, base, head, msg string)
 		case http.StatusConflict:
 			return "", false, fmt.Errorf("github: merge %s into %s/%s %s: %w", head, owner, repo, base, ErrConflict)
 		case http.StatusNotFound:
-			return "", false, fmt.Errorf("github: merge %s into %s/%s %s: %s: %w", head, owner, repo, base, message(err), ErrNotFound)
+			// Both wrapped: callers test ErrNotFound and read GitHub's answer.
+			return "", false, fmt.Errorf("github: merge %s into %s/%s %s: %w: %w", head, owner, repo, base, err, ErrNotFound)
 		}
 		return "", false, fmt.Errorf("github: merge %s into %s/%s %s: %w", head, owner, repo, base, err)
 	}

@@ -25,6 +25,11 @@ const EventStagingFailed = "staging-failed"
 // ErrNotReady means the PR does not meet the promotion rules.
 var ErrNotReady = errors.New("pull request not ready for staging")
 
+// ErrNoSpark is SparkGreen's answer for a head no spark run has finished
+// on yet (a draft, or a PR whose run is still queued): a reason of its own,
+// since "not all green" would blame jobs that never ran.
+var ErrNoSpark = errors.New("no finished spark run")
+
 // Promoter merges ready PRs of one repository into its staging branch.
 type Promoter struct {
 	Forge         *forge.Client
@@ -137,7 +142,9 @@ func (p *Promoter) Check(ctx context.Context, number int) (*Check, error) {
 	head := pr.GetHead().GetSHA()
 	if p.SparkGreen == nil {
 		c.Reasons = append(c.Reasons, "spark results unknown")
-	} else if green, err := p.SparkGreen(ctx, head); err != nil {
+	} else if green, err := p.SparkGreen(ctx, head); errors.Is(err, ErrNoSpark) {
+		c.Reasons = append(c.Reasons, "spark has not run on "+store.ShortRev(head)+" yet")
+	} else if err != nil {
 		return nil, fmt.Errorf("staging: spark results of %s: %w", head, err)
 	} else if !green {
 		c.Reasons = append(c.Reasons, "spark jobs are not all green on "+store.ShortRev(head))

@@ -196,8 +196,8 @@ rec {
   # benchkit executes off Hydra: `ironworks-bench list` prints the adapter's [bench.*]
   # entries as JSON; `ironworks-bench run NAME` runs that entry's adapter.toml command
   # with its env, the bench tools of the same store path first on PATH, in
-  # $IRONWORKS_WORKDIR (or the current directory; with withSource, a fresh copy of the
-  # component's source there).
+  # $IRONWORKS_WORKDIR (or the current directory; with withSource, in a fresh copy of the
+  # component's source made there, ./ironworks-src.XXXXXX).
   mkBenchRunner = { pkgs, component, benches, withSource ? false }:
     let
       caseArm = b: ''
@@ -217,7 +217,10 @@ rec {
           name="''${2-}"
           cd "''${IRONWORKS_WORKDIR:-.}"
           ${lib.optionalString withSource ''
-          cp -r --no-preserve=mode "$here/../share/ironworks/src" ./source && cd ./source
+          # a folder of its own: a second run (or another component's runner) in the same
+          # directory must not copy into, or run in, an earlier copy
+          copy=$(mktemp -d ./ironworks-src.XXXXXX)
+          cp -r --no-preserve=mode "$here/../share/ironworks/src/." "$copy" && cd "$copy"
           ''}
           case "$name" in
           ${lib.concatStringsSep "" (map caseArm benches)}

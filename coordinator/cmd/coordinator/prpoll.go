@@ -112,7 +112,7 @@ func (pp *prPoller) pull(ctx context.Context, comp string, gp *github.PullReques
 		return run, nil // its end re-checks the rules (stagingFlow.onFinish)
 	}
 	green, err := pp.flow.sparkGreen(ctx, head)
-	if err != nil {
+	if err != nil && !errors.Is(err, staging.ErrNoSpark) {
 		return run, err
 	}
 	labelled := slices.ContainsFunc(gp.Labels, func(l *github.Label) bool { return l.GetName() == promoter.Label() })

@@ -44,12 +44,14 @@ func newStagingFlow(p *pipeline.Pipeline, cfg *config.Config, gh *forge.Client, 
 	return f
 }
 
-// sparkGreen reports whether some candidate pinning head passed spark.
+// sparkGreen reports whether some candidate pinning head passed spark;
+// staging.ErrNoSpark when no spark run of such a candidate has finished.
 func (f *stagingFlow) sparkGreen(ctx context.Context, head string) (bool, error) {
 	cands, err := f.p.Store.Candidates(ctx, 500)
 	if err != nil {
 		return false, err
 	}
+	ran := false
 	for _, c := range cands {
 		for _, r := range c.Revisions {
 			if r.Rev != head {
@@ -58,7 +60,15 @@ func (f *stagingFlow) sparkGreen(ctx context.Context, head string) (bool, error)
 			if ok, err := f.p.Store.Promoted(ctx, c.ID, "spark"); err != nil || ok {
 				return ok, err
 			}
+			runs, err := f.p.Store.Runs(ctx, store.RunFilter{Candidate: c.ID, Stage: "spark", States: []string{store.RunDone}, Limit: 1})
+			if err != nil {
+				return false, err
+			}
+			ran = ran || len(runs) > 0
 		}
+	}
+	if !ran {
+		return false, staging.ErrNoSpark
 	}
 	return false, nil
 }
@@ -80,7 +90,9 @@ func (f *stagingFlow) tryPromote(ctx context.Context, component string, number i
 		if err := staging.ReportNotReady(ctx, f.p.Store, component, nr); err != nil {
 			f.log.Warn("recording why a PR is not promoted", "pr", number, "err", err)
 		}
-	case err != nil && (errors.Is(err, forge.ErrConflict) || forge.Permanent(err)):
+	// A 404 from the merges endpoint ("Base does not exist", "Head does not
+	// exist": the head was force-pushed away) is as final as a conflict.
+	case err != nil && (errors.Is(err, forge.ErrConflict) || errors.Is(err, forge.ErrNotFound) || forge.Permanent(err)):
 		f.log.Warn("staging merge refused", "component", component, "pr", number, "err", err)
 		refused := &staging.NotReadyError{Repo: pr.Repo, Number: number, Head: head, Reasons: []string{"GitHub refused the merge into " + stagingBranch(f.cfg) + ": " + refusal(err)}, Refused: true}
 		if err := staging.ReportNotReady(ctx, f.p.Store, component, refused); err != nil {

@@ -86,7 +86,7 @@ func TestServePullsPage(t *testing.T) {
 	}
 	want := map[string][]string{
 		"o/app#1": {"Ready &lt;one&gt;", `href="https://github.com/o/app/pull/1"`, store.ShortRev(ready), "passed", "merged into staging as <span class=\"mono\">" + store.ShortRev(merges[0].SHA) + "</span>"},
-		"o/app#2": {"Draft", store.ShortRev(draft), "not built (draft)", "not promoted:", "<li>the pull request is a draft</li>"},
+		"o/app#2": {"Draft", store.ShortRev(draft), "not built (draft)", "not promoted:", "<li>the pull request is a draft</li>", "<li>spark has not run on " + store.ShortRev(draft) + " yet</li>"},
 		"o/app#3": {"No label", store.ShortRev(nolabel), "passed", "not promoted:", "<li>label &#34;ready-for-staging&#34; is missing</li>"},
 		"o/app#4": {"Red", store.ShortRev(red), "failed", "not promoted:", "<li>spark jobs are not all green on " + store.ShortRev(red) + "</li>"},
 	}

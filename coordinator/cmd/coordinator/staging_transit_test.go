@@ -123,8 +123,20 @@ func TestRunOnceStagingMergeRefused(t *testing.T) {
 	if body := e.comment(t, 6); !strings.Contains(body, "403 Forbidden") {
 		t.Errorf("#6's comment lost its refusal:\n%s", body)
 	}
+	// GitHub answers 404 when the base or the head does not exist (a head
+	// force-pushed away): final for that head, as a conflict is.
+	gone := e.branch(t, "gone", map[string]string{"g.txt": "g\n"})
+	e.gh.AddPull("o/app", githubtest.Pull{Number: 8, Title: "Gone", HeadSHA: gone, HeadRef: "gone", BaseRef: "master",
+		Labels: []string{"ready-for-staging"}, Reviews: approved})
+	e.gh.FailNext(1, http.StatusNotFound, mergesRoute)
+	if code, out := e.once(t); code != exitOK {
+		t.Fatalf("pass with a merge answered 404: exit %d\n%s", code, out)
+	}
+	if body := e.comment(t, 8); !strings.Contains(body, "GitHub refused the merge into staging: 404 Not Found") {
+		t.Errorf("the comment does not explain the 404:\n%s", body)
+	}
 	e.once(t)
-	if n, m := e.gh.Count(mergesRoute), e.gh.Merges(); n != 2 || len(m) != 0 {
-		t.Errorf("an idle pass after two refusals: %d merge requests, merges %+v; want still 2 and none", n, m)
+	if n, m := e.gh.Count(mergesRoute), e.gh.Merges(); n != 3 || len(m) != 0 {
+		t.Errorf("an idle pass after three refusals: %d merge requests, merges %+v; want still 3 and none", n, m)
 	}
 }

@@ -1,0 +1,1 @@
+//! Fixture standing in for fil-proofs-tooling.
