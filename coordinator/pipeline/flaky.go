@@ -148,3 +148,20 @@ func (p *Pipeline) evalErrorEvent(cand *store.Candidate, run *store.Run, j Judge
 	e.Key = fmt.Sprintf("eval-error:%d", run.ID)
 	return []store.Event{e}
 }
+
+// FlakyJobs are the jobs a finished run's detail names as flaky (failed,
+// then passed when run again), read back from the store (where the list is
+// JSON) or from a judgement not stored yet.
+func FlakyJobs(detail map[string]any) []string {
+	switch l := detail["flaky"].(type) {
+	case []string:
+		return l
+	case []any:
+		jobs := make([]string, 0, len(l))
+		for _, j := range l {
+			jobs = append(jobs, fmt.Sprint(j))
+		}
+		return jobs
+	}
+	return nil
+}

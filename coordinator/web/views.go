@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ironworks-ci/ironworks/coordinator/forge"
 	"html/template"
 	"io/fs"
 	"math"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
+	"github.com/ironworks-ci/ironworks/coordinator/forge"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -131,6 +132,8 @@ type JobView struct {
 	// Estimate is how long the job took in its previous finished run, shown
 	// while it runs.
 	Estimate string `json:"estimate,omitempty"`
+	// Flaky: it failed, then passed when run again on the same revisions.
+	Flaky bool `json:"flaky,omitempty"`
 }
 
 func newJobView(j *store.JobResult, now time.Time) *JobView {
@@ -158,8 +161,11 @@ func (s *Server) runView(ctx context.Context, r *store.Run, withJobs bool) (*Run
 			return nil, err
 		}
 		now := time.Now()
+		flaky := pipeline.FlakyJobs(r.Detail)
 		for _, j := range jobs {
-			v.Jobs = append(v.Jobs, newJobView(j, now))
+			jv := newJobView(j, now)
+			jv.Flaky = slices.Contains(flaky, j.Job)
+			v.Jobs = append(v.Jobs, jv)
 		}
 		jobOrder(s.cfg, v.Jobs)
 		s.estimate(ctx, r, v.Jobs)

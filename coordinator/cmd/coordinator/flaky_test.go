@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/ironworks-ci/ironworks/coordinator/config"
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
 	"github.com/ironworks-ci/ironworks/coordinator/notify"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -151,15 +153,6 @@ func (e *flakyEnv) mail() []*store.Email {
 	return mails
 }
 
-func flakyJobs(r *store.Run) []string {
-	var out []string
-	l, _ := r.Detail["flaky"].([]any)
-	for _, j := range l {
-		out = append(out, fmt.Sprint(j))
-	}
-	return out
-}
-
 // A downstream test that fails every other run: the failing job is re-run,
 // passes, and the run is green with the job marked flaky, no culprit, and an
 // e-mail to the subscribers of flaky (only to them).
@@ -176,7 +169,7 @@ func TestFlakyDownstreamTestIsGreenAndFlaky(t *testing.T) {
 	if run.Verdict != store.VerdictGreen {
 		t.Fatalf("verdict %s, want green; detail %v", run.Verdict, run.Detail)
 	}
-	if got := flakyJobs(run); len(got) != 1 || got[0] != "rust-fil-proofs:test" {
+	if got := pipeline.FlakyJobs(run.Detail); len(got) != 1 || got[0] != "rust-fil-proofs:test" {
 		t.Fatalf("flaky jobs %v, want [rust-fil-proofs:test]", got)
 	}
 	if _, ok := run.Detail["culprit"]; ok {
@@ -206,6 +199,13 @@ func TestFlakyDownstreamTestIsGreenAndFlaky(t *testing.T) {
 	if code, out := e.coordinator("status"); code != exitOK || !strings.Contains(out, "flaky: rust-fil-proofs:test (failed, then passed when run again)") {
 		t.Errorf("status does not name the flaky job (exit %d):\n%s", code, out)
 	}
+	// The candidate page marks the job flaky, and only that job.
+	base, _ := startServe(t, e.bin, e.dir, e.cfg)
+	page := fetch(t, base+"/candidates/"+run.Candidate)
+	flakyRow := regexp.MustCompile(`<tr data-job="([^"]+)">[^\n]*class="badge st-waiting flaky"`)
+	if m := flakyRow.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "rust-fil-proofs:test" {
+		t.Errorf("candidate page marks %v flaky, want only rust-fil-proofs:test", m)
+	}
 }
 
 // A flaky test during bisection: after a green pair, four clean upstream
@@ -229,7 +229,7 @@ func TestFlakyTestDuringBisectionNamesNoCulprit(t *testing.T) {
 	if c, ok := run.Detail["culprit"]; ok {
 		t.Fatalf("false culprit %v", c)
 	}
-	if got := flakyJobs(run); len(got) != 1 || got[0] != "rust-fil-proofs:test" {
+	if got := pipeline.FlakyJobs(run.Detail); len(got) != 1 || got[0] != "rust-fil-proofs:test" {
 		t.Fatalf("flaky jobs %v", got)
 	}
 	b, _ := run.Detail["bisect"].(map[string]any)

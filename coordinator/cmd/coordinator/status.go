@@ -262,11 +262,7 @@ func printStatus(w io.Writer, s *Status) {
 // flakyText names the jobs of a run that failed and then passed when run
 // again (the run's detail "flaky"); "" when there are none.
 func flakyText(detail map[string]any) string {
-	l, _ := detail["flaky"].([]any)
-	var jobs []string
-	for _, j := range l {
-		jobs = append(jobs, fmt.Sprint(j))
-	}
+	jobs := pipeline.FlakyJobs(detail)
 	if len(jobs) == 0 {
 		return ""
 	}
