@@ -95,11 +95,10 @@ rec {
   #   --release, --profile P      buildType ("debug" without either)
   #   --no-default-features       buildNoDefaultFeatures (checkNoDefaultFeatures follows)
   #   --features/-F A,B           buildFeatures (checkFeatures follows)
-  #   other cargo flags, names    cargoBuildFlags (build) / cargoTestFlags (test); a test
-  #                               job also builds first, with its package selection
-  #                               (-p, --package, --workspace, --all, --exclude,
-  #                               --all-features, -v, --verbose) as cargoBuildFlags
+  #   other cargo flags, names    cargoBuildFlags (build) / cargoTestFlags (test)
   #   after `--` (test)           checkFlags; --test-threads=1 is dontUseCargoParallelTests
+  # A test job sets dontCargoBuild: `cargo test` builds what it runs, and a separate
+  # `cargo build` first would compile the crate's non-test units in a cargo run of its own.
   #   --offline, --frozen, --locked  dropped: the hooks pass --offline / --frozen
   # Returns null for what the hooks cannot express: other subcommands (fmt, clippy,
   # rustdoc, bench, tree), shell syntax (quotes, $, ;, &&, |, redirections), -j/--jobs,
@@ -108,7 +107,7 @@ rec {
   #
   # Type: cargoArgs :: string -> null | { sub, attrs }
   # Example: cargoArgs "cargo test --release -p a -- --nocapture"
-  #   => { sub = "test"; attrs = { buildType = "release"; cargoBuildFlags = [ "-p" "a" ]; cargoTestFlags = [ "-p" "a" ]; checkFlags = [ "--nocapture" ]; ... }; }
+  #   => { sub = "test"; attrs = { buildType = "release"; dontCargoBuild = true; cargoTestFlags = [ "-p" "a" ]; checkFlags = [ "--nocapture" ]; ... }; }
   cargoArgs = command:
     let
       tokens = lib.filter (t: builtins.isString t && t != "") (builtins.split "[[:space:]]+" command);
@@ -117,8 +116,6 @@ rec {
       refused = [ "-j" "--jobs" "--target" "--target-dir" "--manifest-path" ];
       refusedEq = t: lib.any (r: lib.hasPrefix "${r}=" t) refused || builtins.match "-j[0-9]+" t != null;
       dropped = [ "--offline" "--frozen" "--locked" ];
-      selectionValued = [ "-p" "--package" "--exclude" ];
-      selection = [ "--workspace" "--all" "--all-features" "-v" "-vv" "--verbose" ];
       # walk the cargo arguments (before `--`)
       walk = st: ts:
         if ts == [ ] then st
@@ -134,11 +131,9 @@ rec {
           else if t == "--no-default-features" then walk (st // { noDefault = true; }) rest
           else if t == "--features" || t == "-F" then (if next == null then st // { bad = true; } else walk (st // { features = st.features ++ splitFeatures next; }) rest2)
           else if lib.hasPrefix "--features=" t then walk (st // { features = st.features ++ splitFeatures (lib.removePrefix "--features=" t); }) rest
-          else if lib.elem t selectionValued && next != null then walk (st // { flags = st.flags ++ [ t next ]; select = st.select ++ [ t next ]; }) rest2
-          else if lib.elem t selection then walk (st // { flags = st.flags ++ [ t ]; select = st.select ++ [ t ]; }) rest
           else walk (st // { flags = st.flags ++ [ t ]; }) rest;
       splitFeatures = v: lib.filter (f: f != "") (lib.splitString "," v);
-      st = walk { bad = false; after = [ ]; buildType = "debug"; noDefault = false; features = [ ]; flags = [ ]; select = [ ]; } (lib.drop 2 tokens);
+      st = walk { bad = false; after = [ ]; buildType = "debug"; noDefault = false; features = [ ]; flags = [ ]; } (lib.drop 2 tokens);
       threadsOne = lib.elem "--test-threads=1" st.after;
       badThreads = lib.any (t: t == "--test-threads" || (lib.hasPrefix "--test-threads=" t && t != "--test-threads=1")) st.after;
       common = {
@@ -152,7 +147,7 @@ rec {
     else if sub == "test" && !badThreads then {
       inherit sub;
       attrs = common // {
-        cargoBuildFlags = st.select;
+        dontCargoBuild = true;
         cargoTestFlags = st.flags;
         checkFlags = lib.filter (t: t != "--test-threads=1") st.after;
         dontUseCargoParallelTests = threadsOne;
@@ -223,9 +218,10 @@ rec {
         if args != null then args.attrs
         else if build then { buildPhase = "runHook preBuild\n" + run + "runHook postBuild\n"; doCheck = false; dontCargoInstall = true; }
         else { dontCargoBuild = true; checkPhase = "runHook preCheck\n" + run + "runHook postCheck\n"; dontCargoInstall = true; };
-      # a command run in a phase of its own still sees the release profile cargoBuildHook
-      # exports, so its release and bench units match the shared build's
-      stripEnv = lib.optionalAttrs (args == null && target != null) { CARGO_PROFILE_RELEASE_STRIP = "false"; };
+      # a job that does not run cargoBuildHook (tests, commands in a phase of their own)
+      # still sees the release profile the hook exports (stdenv strips, not cargo), so its
+      # release and bench units match the shared build's and stay fresh
+      stripEnv = lib.optionalAttrs (target != null && !(args != null && args.sub == "build")) { CARGO_PROFILE_RELEASE_STRIP = "false"; };
       inputs = if withCuda then cudaAttrs pkgs attrs else { };
     in
     if component.cargoLockFile == null then
