@@ -28,5 +28,7 @@ ironworks.mkCargoAdapter {
     name = "sector-bench";
     command = "cargo build --release -p fil-proofs-tooling --bin benchy --features ${builtins.concatStringsSep "," gpuFeatures}";
     bins = [ "benchy" ];
+    # the bench entries run fil-proofs-tooling/scripts/benchy.sh from the checkout
+    withSource = true;
   };
 }
