@@ -310,13 +310,17 @@ rec {
         list) cat "$here/../share/ironworks/benches.json" ;;
         run)
           name="''${2-}"
+          # an unknown name is refused before anything is copied into the working directory
+          case "$name" in
+            ${lib.concatMapStringsSep "|" (b: lib.escapeShellArg b.name) benches}) ;;
+            *) echo "ironworks-bench: unknown bench '$name'" >&2; exit 2 ;;
+          esac
           cd "''${IRONWORKS_WORKDIR:-.}"
           ${lib.optionalString withSource ''
           cp -r --no-preserve=mode "$here/../share/ironworks/src" ./source && cd ./source
           ''}
           case "$name" in
           ${lib.concatStringsSep "" (map caseArm benches)}
-            *) echo "ironworks-bench: unknown bench '$name'" >&2; exit 2 ;;
           esac ;;
         *) echo "usage: ironworks-bench list | run NAME" >&2; exit 2 ;;
       esac
