@@ -264,14 +264,22 @@ type Ack struct {
 }
 
 // AddAck records an acknowledgement; acknowledging again replaces the reason.
-func (d *DB) AddAck(ctx context.Context, a Ack) error {
+func (d *DB) AddAck(ctx context.Context, a Ack) error { return d.addAck(ctx, d.DB, a) }
+
+// AddAckTx is AddAck inside the caller's transaction (on the same database),
+// so that an acknowledgement and what it changes commit together.
+func (d *DB) AddAckTx(ctx context.Context, tx *sql.Tx, a Ack) error { return d.addAck(ctx, tx, a) }
+
+func (d *DB) addAck(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, a Ack) error {
 	if a.Candidate == "" || a.Metric == "" {
 		return errors.New("results: an acknowledgement needs a candidate and a metric")
 	}
 	if len(a.Reason) < 3 {
 		return errors.New("results: an acknowledgement needs a reason")
 	}
-	_, err := d.DB.ExecContext(ctx, `INSERT INTO bench_acks(candidate, bench, metric, reason, by, created_at) VALUES (?,?,?,?,?,?)
+	_, err := db.ExecContext(ctx, `INSERT INTO bench_acks(candidate, bench, metric, reason, by, created_at) VALUES (?,?,?,?,?,?)
 		ON CONFLICT(candidate, bench, metric) DO UPDATE SET reason=excluded.reason, by=excluded.by, created_at=excluded.created_at`,
 		a.Candidate, a.Bench, a.Metric, a.Reason, a.By, d.Now().UnixMilli())
 	if err != nil {

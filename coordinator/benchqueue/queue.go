@@ -359,9 +359,6 @@ func (q *Queue) MarkReleased(ctx context.Context, candidate string) error {
 	return q.results.MarkReleased(ctx, candidate)
 }
 
-// Ack accepts a regression of metric (in bench, or every bench when "") for candidate.
-func (q *Queue) Ack(ctx context.Context, a results.Ack) error { return q.results.AddAck(ctx, a) }
-
 // Acks lists a candidate's acknowledged regressions, for the release manifest.
 func (q *Queue) Acks(ctx context.Context, candidate string) ([]results.Ack, error) {
 	return q.results.Acks(ctx, candidate)

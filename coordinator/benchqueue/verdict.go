@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/ironworks-ci/ironworks/benchkit/gate"
@@ -233,19 +232,4 @@ func (q *Queue) Report(ctx context.Context, id string) (jsonText, markdown strin
 		return "", "", fmt.Errorf("benchqueue: report %s: %w", id, store.ErrNotFound)
 	}
 	return jsonText, markdown, err
-}
-
-// ReportState is the state (pass or fail) of a candidate's newest stored
-// bench report, or "" while none is stored: the verdict the gate reached,
-// read without deciding anything.
-func (q *Queue) ReportState(ctx context.Context, candidateID string) (string, error) {
-	var state string
-	err := q.st.DB.QueryRowContext(ctx, `SELECT state FROM bench_reports WHERE candidate=? ORDER BY created_at DESC, rowid DESC LIMIT 1`, candidateID).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("benchqueue: report of %s: %w", candidateID, err)
-	}
-	return state, nil
 }

@@ -118,6 +118,18 @@ func Permanent(err error) bool {
 	return code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout
 }
 
+// Answer is GitHub's answer in err as people read it: "403 Resource not
+// accessible by integration"; err's text when it holds no answer.
+func Answer(err error) string {
+	if code := status(err); code != 0 {
+		if msg := message(err); msg != "" {
+			return fmt.Sprintf("%d %s", code, msg)
+		}
+		return fmt.Sprintf("%d %s", code, http.StatusText(code))
+	}
+	return err.Error()
+}
+
 // IsSHA reports whether s is a full commit id (SHA-1, or SHA-256 for
 // repositories in that object format).
 func IsSHA(s string) bool {

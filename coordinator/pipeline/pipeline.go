@@ -826,8 +826,12 @@ func (p *Pipeline) Recheck(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pr, _, err := p.gate(ctx, cand, r)
+		pr, reason, err := p.gate(ctx, cand, r)
 		if err != nil || pr == nil {
+			if err == nil && reason == store.GateFailed {
+				// Decided now: the pass reports it as a failed gate.
+				err = p.Store.SetNotPromoted(ctx, r.ID, reason)
+			}
 			if err != nil {
 				return err
 			}

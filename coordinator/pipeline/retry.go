@@ -28,7 +28,9 @@ func (p *Pipeline) retries() int {
 	return *p.Cfg.Engine.Retries
 }
 
-func attemptOf(detail map[string]any) int {
+// Attempt reads from a run's detail which attempt the run was: 1 for the
+// first run (or a detail without a count).
+func Attempt(detail map[string]any) int {
 	if n := intOf(detail["attempt"]); n >= 1 {
 		return n
 	}
@@ -62,7 +64,7 @@ func (p *Pipeline) backoff(n int) time.Duration {
 // noteRetry writes the attempt count into a finished run's judgement and,
 // when another attempt will be made, when it is due.
 func (p *Pipeline) noteRetry(run *store.Run, j *Judgement, finished time.Time) {
-	n, total := attemptOf(run.Detail), p.retries()+1
+	n, total := Attempt(run.Detail), p.retries()+1
 	if n > 1 {
 		// A retry keeps saying it is one, whatever its verdict.
 		j.Detail["attempt"], j.Detail["retry_of"] = n, run.Detail["retry_of"]
@@ -93,7 +95,7 @@ func (p *Pipeline) retry(ctx context.Context, r *store.Run, now time.Time) (*sto
 	if now.Before(due) {
 		return nil, nil
 	}
-	n := attemptOf(r.Detail) + 1
+	n := Attempt(r.Detail) + 1
 	p.log().Info("trying again", "run", r.ID, "stage", r.Stage, "verdict", r.Verdict, "attempt", n, "of", p.retries()+1)
 	return p.Store.CreateRun(ctx, r.Candidate, r.Stage, r.Kind, p.Engine.Name(), r.Jobs,
 		map[string]any{"attempt": n, "retry_of": r.ID})
@@ -101,7 +103,7 @@ func (p *Pipeline) retry(ctx context.Context, r *store.Run, now time.Time) (*sto
 
 // RetryText says, for Summary and status, which attempt this was and what comes next.
 func RetryText(d map[string]any) string {
-	n, total := attemptOf(d), intOf(d["attempts"])
+	n, total := Attempt(d), intOf(d["attempts"])
 	if total <= 1 {
 		return ""
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ironworks-ci/ironworks/coordinator/store"
@@ -25,6 +26,9 @@ type NotReadyError struct {
 	Number  int
 	Head    string
 	Reasons []string // one per failed rule
+	// Refused: the rules held, and GitHub refused the merge for good (a
+	// conflict, a 403 or 422); Reasons says GitHub's answer.
+	Refused bool
 }
 
 func (e *NotReadyError) Error() string {
@@ -41,13 +45,31 @@ func MergeKey(repo string, number int, head string) string {
 }
 
 // ReportNotReady records why PR number of component is not promoted at
-// head. The same reasons for the same head are one event.
+// head. Reasons already the PR's latest word are not said again; reasons
+// that come back after others (a label removed, added, removed again) are a
+// new event, so that the PR and the UI always show the current ones.
 func ReportNotReady(ctx context.Context, st *store.Store, component string, e *NotReadyError) error {
+	latest, err := st.PullEvents(ctx, e.Repo, e.Number, 1, stagingKinds...)
+	if err != nil {
+		return err
+	}
+	var after int64
+	if len(latest) == 1 {
+		prev := latest[0]
+		if prev.Kind == EventNotReady && str(prev.Payload["head"]) == e.Head && slices.Equal(strs(prev.Payload["reasons"]), e.Reasons) {
+			return nil
+		}
+		after = prev.ID
+	}
 	sum := sha256.Sum256([]byte(strings.Join(e.Reasons, "\n")))
+	payload := map[string]any{"repo": e.Repo, "pr": e.Number, "head": e.Head, "reasons": e.Reasons}
+	if e.Refused {
+		payload["refused"] = true
+	}
 	return st.AppendEvent(ctx, store.Event{
-		Key:  fmt.Sprintf("staging-not-ready:%s#%d@%s:%s", e.Repo, e.Number, e.Head, hex.EncodeToString(sum[:8])),
+		Key:  fmt.Sprintf("staging-not-ready:%s#%d@%s:%s:after-%d", e.Repo, e.Number, e.Head, hex.EncodeToString(sum[:8]), after),
 		Kind: EventNotReady, Component: component,
-		Payload: map[string]any{"repo": e.Repo, "pr": e.Number, "head": e.Head, "reasons": e.Reasons},
+		Payload: payload,
 	})
 }
 

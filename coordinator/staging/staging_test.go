@@ -126,3 +126,50 @@ func TestReportFailure(t *testing.T) {
 		t.Fatalf("%+v", evs)
 	}
 }
+
+// Reasons are said once while they hold; reasons that come back after
+// others are said again, so the newest event is always the current word.
+func TestReportNotReadyCurrentReasons(t *testing.T) {
+	_, p, head := setup(t)
+	ctx := context.Background()
+	say := func(reasons ...string) {
+		t.Helper()
+		if err := staging.ReportNotReady(ctx, p.Store, "merkletree", &staging.NotReadyError{Repo: repo, Number: 4, Head: head, Reasons: reasons}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noLabel, noReview := `label "ready-for-staging" is missing`, "no approving review"
+	say(noLabel, noReview)
+	say(noLabel, noReview)
+	say(noReview)
+	say(noLabel, noReview)
+	evs, _ := p.Store.EventsOfKind(ctx, staging.EventNotReady, "")
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3 (the repeat is one, the return is new)", len(evs))
+	}
+	s, err := staging.StateOf(ctx, p.Store, repo, 4, head)
+	if err != nil || s.Kind != staging.EventNotReady || strings.Join(s.Reasons, "; ") != noLabel+"; "+noReview || s.Refused {
+		t.Fatalf("state = %+v %v", s, err)
+	}
+	if s, _ := staging.StateOf(ctx, p.Store, repo, 4, "other"); s.Kind != "" {
+		t.Errorf("another head has state %+v, want nothing said", s)
+	}
+
+	// A refusal, then the merge and a staging failure of that head.
+	if err := staging.ReportNotReady(ctx, p.Store, "merkletree", &staging.NotReadyError{Repo: repo, Number: 4, Head: head, Reasons: []string{"GitHub refused the merge into staging: 403 Forbidden"}, Refused: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := staging.StateOf(ctx, p.Store, repo, 4, head); !s.Refused {
+		t.Errorf("state after a refusal = %+v, want refused", s)
+	}
+	if err := staging.ReportMerged(ctx, p.Store, "merkletree", repo, 4, head, "m3rge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := staging.ReportFailure(ctx, p.Store, staging.Failure{Component: "merkletree", Repo: repo, PR: 4, Head: head, RunID: 8, Stage: "forge", Reason: "boom", FailedJob: "merkletree:test"}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = staging.StateOf(ctx, p.Store, repo, 4, head)
+	if s.Kind != staging.EventStagingFailed || s.Merge != "m3rge" || s.Failure != "boom" || s.FailedJob != "merkletree:test" || s.RunID != 8 {
+		t.Errorf("state after merge and failure = %+v", s)
+	}
+}

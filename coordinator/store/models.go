@@ -244,6 +244,9 @@ func (s *Store) PutCandidate(ctx context.Context, revs map[string]Revision, orig
 	return s.Candidate(ctx, id)
 }
 
+// ErrAmbiguous is returned for an ID prefix that several candidates share.
+var ErrAmbiguous = errors.New("ambiguous: several candidates' IDs start with it")
+
 // Candidate loads one candidate; a unique ID prefix is accepted.
 func (s *Store) Candidate(ctx context.Context, id string) (*Candidate, error) {
 	rows, err := s.DB.QueryContext(ctx, `SELECT id, revisions, origin, pr, created_at FROM candidates WHERE id = ? OR id LIKE ? LIMIT 2`, id, id+"%")
@@ -263,7 +266,7 @@ func (s *Store) Candidate(ctx context.Context, id string) (*Candidate, error) {
 	case len(out) == 0:
 		return nil, fmt.Errorf("candidate %q: %w", id, ErrNotFound)
 	case len(out) > 1 && out[0].ID != id:
-		return nil, fmt.Errorf("candidate %q is ambiguous", id)
+		return nil, fmt.Errorf("candidate %q: %w", id, ErrAmbiguous)
 	}
 	return out[0], rows.Err()
 }

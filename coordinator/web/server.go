@@ -66,6 +66,7 @@ type PREvent struct {
 	Component string   `json:"component"`
 	Repo      string   `json:"repo"` // owner/name
 	Number    int      `json:"number"`
+	Title     string   `json:"title,omitempty"`
 	Action    string   `json:"action"` // opened, reopened, synchronize, labeled, unlabeled, ready_for_review, converted_to_draft, closed, review_submitted, review_dismissed
 	URL       string   `json:"url"`
 	HeadSHA   string   `json:"head_sha"`
@@ -143,6 +144,7 @@ type Options struct {
 	// the compatibility view; optional.
 	Mirrors       *source.Mirrors
 	Subscriptions Subscriptions // optional
+	Pulls         PullRequests  // optional: the Pull requests page
 	Logger        *log.Logger   // optional; default discards
 	// TailInterval is how often a live log is polled for new lines (default 250ms).
 	TailInterval time.Duration
@@ -262,6 +264,7 @@ func (s *Server) routes() (err error) {
 	m.HandleFunc("GET /bench/{metric}", s.read(s.benchPage))
 	m.HandleFunc("GET /subscriptions", s.read(s.subscriptionsPage))
 	m.HandleFunc("GET /compat", s.read(s.compatPage))
+	m.HandleFunc("GET /pulls", s.read(s.pullsPage))
 	m.HandleFunc("GET /events", s.read(s.changes))
 	m.HandleFunc("POST /runs/{id}/jobs/{job}/rebuild", s.operatorForm(s.formRebuild))
 	m.HandleFunc("POST /runs/{id}/cancel", s.operatorForm(s.formCancel))

@@ -455,7 +455,7 @@ func (s *Server) checkFilter(f store.HistoryFilter) error {
 type BenchRun struct {
 	Component string    `json:"component"`
 	Bench     string    `json:"bench"`
-	Round     int       `json:"round"` // 0 the first run, 1.. confirmation runs
+	Round     int       `json:"round"` // 0 the first run, 1.. confirmation runs, < 0 a bisection
 	State     string    `json:"state"` // queued | leased | done | failed
 	Agent     string    `json:"agent,omitempty"`
 	Attempt   int       `json:"attempt"`
@@ -472,6 +472,19 @@ type BenchRun struct {
 type BenchPanel struct {
 	Verdict string     `json:"verdict"`
 	Runs    []BenchRun `json:"runs"`
+	// Acks are the regressions maintainers accepted (coordinator bench-ack):
+	// they no longer fail the gate.
+	Acks []BenchAck `json:"acks"`
+}
+
+// BenchAck is an acknowledged regression of a candidate.
+type BenchAck struct {
+	Metric string    `json:"metric"`
+	Where  string    `json:"where"`  // component/bench entries it regressed in
+	Change string    `json:"change"` // "+10.00%", "" when no stored verdict names it
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // BenchJobs reads a candidate's bench jobs and verdict (the coordinator's

@@ -302,6 +302,8 @@ type CandidateView struct {
 	PromoteTo   []string    `json:"promote_to"`
 	PromoteNext string      `json:"promote_next"`
 	Bench       *BenchPanel `json:"bench,omitempty"` // nil without bench jobs
+	// Pull is the pull request of a PR candidate, at the head it pins.
+	Pull *PullRequestView `json:"pull,omitempty"`
 }
 
 // RevisionView is one pinned component.
@@ -352,6 +354,11 @@ func (s *Server) candidateView(ctx context.Context, id string) (*CandidateView, 
 	proms, err := s.st.Promotions(ctx, "")
 	if err != nil {
 		return nil, err
+	}
+	if s.opts.Pulls != nil && c.Origin == "pr" {
+		if v.Pull, err = s.opts.Pulls.OfCandidate(ctx, c); err != nil {
+			return nil, err
+		}
 	}
 	v.PromoteTo, v.PromoteNext = promotable(c.ID, proms)
 	if v.PromoteTo == nil {

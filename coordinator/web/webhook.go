@@ -244,6 +244,7 @@ func (s *Server) prEvent(repo *github.Repository, pr *github.PullRequest, action
 		Component: comp,
 		Repo:      name,
 		Number:    pr.GetNumber(),
+		Title:     pr.GetTitle(),
 		Action:    action,
 		URL:       pr.GetHTMLURL(),
 		HeadSHA:   pr.GetHead().GetSHA(),

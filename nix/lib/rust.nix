@@ -329,9 +329,11 @@ rec {
   # mkCargoAdapter { pkgs, component, attrs ? {}, bench ? null }: the whole adapter for a
   # cargo component: one derivation per adapter.toml job, plus (when the adapter has
   # [bench.*] entries and `bench` is given) the bench tool derivation:
-  #   bench = { name ? "sector-bench", command, bins ? [ ], withSource ? false }
+  #   bench = { name ? "sector-bench", command, bins ? [ ], withSource ? false, postPatch ? "" }
   #   command  the cargo command that builds the bench tools (e.g. benchy with GPU features)
   #   bins     executables from target/release to ship next to the runner
+  #   postPatch  the bench derivation's own patching, e.g. a bench script made to run the
+  #            built tool ($out/bin/...) instead of `cargo run` (shipped with withSource)
   # Returns { jobs, benches }.
   #   features: job name -> builder features beyond adapter.toml's `requires`, e.g.
   #            { test = [ "filecoin-params" ]; } (Hydra builders, infra/nixos/filecoin-builder.nix)
@@ -350,7 +352,7 @@ rec {
       benchEntries = lib.attrValues a.bench;
       benchDrv =
         let
-          b = { name = "sector-bench"; bins = [ ]; withSource = false; } // bench;
+          b = { name = "sector-bench"; bins = [ ]; withSource = false; postPatch = ""; } // bench;
           runner = mkBenchRunner { inherit pkgs component; benches = benchEntries; inherit (b) withSource; };
           manifest = pkgs.writeText "${component.name}-benches.json" (builtins.toJSON {
             inherit (component) name rev;
@@ -364,6 +366,7 @@ rec {
           # tools for benches that run on GPUs build against CUDA (when cudaSupport is on)
           cuda = lib.any cudaJob benchEntries;
           attrs = attrs // {
+            postPatch = (attrs.postPatch or "") + b.postPatch;
             postInstall = ''
               for b in ${lib.escapeShellArgs b.bins}; do
                 test -x "$out/bin/$b" || { echo "ironworks: bench tool $b was not built" >&2; exit 1; }

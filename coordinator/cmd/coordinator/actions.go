@@ -156,6 +156,9 @@ func (a *actions) Trigger(ctx context.Context, component, branch, sha string) er
 // PullRequest runs spark on a pull request's head, pinned with the other
 // components at their target heads.
 func (a *actions) PullRequest(ctx context.Context, ev web.PREvent) error {
+	if err := a.recordPull(ctx, ev); err != nil {
+		return err
+	}
 	switch ev.Action {
 	case "opened", "reopened", "synchronize", "ready_for_review":
 	case "labeled", "review_submitted":

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -46,7 +47,7 @@ func runBenchVerdict(ctx context.Context, args []string) int {
 }
 
 func runBenchAck(ctx context.Context, args []string) int {
-	fs := newFlags("bench-ack", "Accept a regression of --metric in --candidate; it no longer fails the bench gate and is carried\ninto the release manifest with its reason and author.")
+	fs := newFlags("bench-ack", "Accept a regression of --metric that the bench gate found in --candidate (that candidate only);\nit no longer fails the gate, whose next check (run --once, serve) lets the candidate through,\nand is carried into the release manifest with its reason and author. Exit 2 when there is no\nsuch regression to accept (unknown candidate, metric not gated, metric did not regress).")
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	cand := fs.String("candidate", "", "candidate ID (required)")
 	metric := fs.String("metric", "", "metric name (required)")
@@ -66,10 +67,64 @@ func runBenchAck(ctx context.Context, args []string) int {
 		return exitConfig
 	}
 	defer st.Close()
-	if err := benchqueue.New(st).Ack(ctx, results.Ack{Candidate: *cand, Bench: *bench, Metric: *metric, Reason: *reason, By: *by}); err != nil {
-		fmt.Fprintf(os.Stderr, "coordinator: %v\n", err)
+	res, err := benchqueue.New(st).Ack(ctx, results.Ack{Candidate: *cand, Bench: *bench, Metric: *metric, Reason: *reason, By: *by})
+	var refusal *benchqueue.AckRefusal
+	switch {
+	case errors.As(err, &refusal):
+		fmt.Fprintf(os.Stderr, "coordinator bench-ack: %s; nothing recorded\n", refusal.Reason)
 		return exitUsage
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "coordinator bench-ack: %v\n", err)
+		return exitInfra
 	}
-	fmt.Printf("regression of %s in %s acknowledged\n", *metric, *cand)
+	for _, r := range res.Regressions {
+		fmt.Printf("regression of %s in %s/%s on %s (%+.2f%% against %s) acknowledged for candidate %s by %s\n",
+			r.Metric, r.Component, r.Bench, r.HostClass, r.Change*100, r.Baseline, res.Ack.Candidate, orUnknown(res.Ack.By))
+	}
+	if res.Reopened > 0 {
+		fmt.Println("its bench gate is checked again on the next pass (run --once, or serve's next tick)")
+	}
 	return exitOK
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// manifestAcks lists a candidate's acknowledged regressions for the release
+// manifest's bench_acks: each acknowledgement (candidate, bench, metric,
+// reason, by, created_at) with the bench report whose verdict counted it
+// ("report") and the regressions it accepted there ("regressions":
+// component, bench, host class, change, baseline).
+func manifestAcks(ctx context.Context, q *benchqueue.Queue, candidate string) ([]map[string]any, error) {
+	sum, err := q.Summary(ctx, candidate)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, a := range sum.Acks {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		regs := []map[string]any{}
+		for _, r := range sum.Regressions {
+			if r.Acked != nil && r.Metric == a.Metric && r.Acked.Bench == a.Bench {
+				regs = append(regs, map[string]any{"component": r.Component, "bench": r.Bench, "host_class": r.HostClass, "change": r.Change, "baseline": r.Baseline})
+			}
+		}
+		if len(regs) > 0 {
+			m["report"] = sum.Report
+		}
+		m["regressions"] = regs
+		out = append(out, m)
+	}
+	return out, nil
 }

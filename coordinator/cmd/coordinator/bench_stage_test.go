@@ -81,27 +81,23 @@ func measure(t *testing.T, benchkit, dir string, q *benchqueue.Queue, cand strin
 	}
 }
 
-// TestBenchOnlyStageMeasuredAndInManifest: a harden stage with nothing but a
-// [bench.*] entry. The entry is queued as soon as the candidate is promoted
-// at forge (before any harden run); a harden pass gives a run without jobs
-// whose promotion waits for the benchmark; a benchkit agent measures it (its
-// command prints what fil-proofs-tooling's scripts/benchy.sh prints); the
-// next `run --once` re-checks the waiting gate and promotes; the release
-// manifest carries the benchmark report's ID and verdict. The next
-// candidate, using 10% more memory, is measured side by side with that
-// release on the agent: its harden gate fails on the RSS, and run --once
-// says so (exit 1).
-func TestBenchOnlyStageMeasuredAndInManifest(t *testing.T) {
-	bin, benchkit := buildBinary(t), buildBenchkit(t)
-	dir := t.TempDir()
-	report, err := os.ReadFile("../../../benchkit/parse/testdata/benchy-sh-window-post-32gib.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := fixture.NewRepo(t, filepath.Join(dir, "src", "app"))
-	repo.Commit("first", map[string]string{"report.json": string(report)})
-	os.MkdirAll(filepath.Join(dir, "adapters", "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "adapters", "app", "adapter.toml"), []byte(`name = "app"
+// benchStory is a component whose harden stage has nothing but a [bench.*]
+// entry gating the RSS that fil-proofs-tooling's scripts/benchy.sh reports
+// (its command prints the transcribed fixture the commit holds), with the
+// built coordinator and benchkit, the state under dir, and a benchkit agent
+// measuring on demand (measure).
+type benchStory struct {
+	t                       *testing.T
+	bin, benchkit, dir, cfg string
+	repo                    *fixture.Repo
+}
+
+func newBenchStory(t *testing.T) *benchStory {
+	s := &benchStory{t: t, bin: buildBinary(t), benchkit: buildBenchkit(t), dir: t.TempDir()}
+	s.repo = fixture.NewRepo(t, filepath.Join(s.dir, "src", "app"))
+	s.repo.Commit("first", map[string]string{"report.json": s.fixture("benchy-sh-window-post-32gib.json")})
+	os.MkdirAll(filepath.Join(s.dir, "adapters", "app"), 0o755)
+	os.WriteFile(filepath.Join(s.dir, "adapters", "app", "adapter.toml"), []byte(`name = "app"
 repo = "unused"
 [jobs.build]
 stage = "forge"
@@ -114,48 +110,126 @@ repeat = 3
 [bench.window-post.metrics]
 "max-resident-set-size-kb" = { direction = "lower", threshold = "3%" }
 `), 0o644)
-	cfg := filepath.Join(dir, "ironworks.toml")
-	os.WriteFile(cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+repo.URL()+"\"\n"), 0o644)
-	coordinator := func(want int, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--config", cfg)...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != want {
-			t.Fatalf("coordinator %v: exit %d, want %d\n%s", args, code, want, out)
-		}
-		return string(out)
-	}
-	ctx := context.Background()
-	open := func() (*store.Store, *benchqueue.Queue) {
-		st, err := store.Open(ctx, filepath.Join(dir, "state", "ironworks.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st, benchqueue.New(st)
-	}
-	harden := func(st *store.Store) []*store.Run {
-		runs, err := st.Runs(ctx, store.RunFilter{Stage: "harden"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return runs
-	}
+	s.cfg = filepath.Join(s.dir, "ironworks.toml")
+	os.WriteFile(s.cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+s.repo.URL()+"\"\n[engine]\npoll_interval = \"200ms\"\n"), 0o644)
+	return s
+}
 
-	// Forge only: the candidate reaches harden, its benchmark is queued.
-	coordinator(exitOK, "run", "--once")
-	st, q := open()
-	forge, err := st.Runs(ctx, store.RunFilter{Stage: "forge", Limit: 1})
-	if err != nil || len(forge) != 1 {
-		t.Fatalf("forge runs %v %v", forge, err)
+// fixture reads a benchy output transcribed in benchkit/parse/testdata.
+func (s *benchStory) fixture(name string) string {
+	b, err := os.ReadFile(filepath.Join("../../../benchkit/parse/testdata", name))
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	cand := forge[0].Candidate
+	return string(b)
+}
+
+// run runs the coordinator with the story's configuration and returns its
+// exit code, stdout and stderr.
+func (s *benchStory) run(args ...string) (code int, stdout, stderr string) {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, append(args, "--config", s.cfg)...)
+	cmd.Dir = s.dir
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+// coordinator runs the coordinator, fails the test unless it exits want,
+// and returns what it printed.
+func (s *benchStory) coordinator(want int, args ...string) string {
+	s.t.Helper()
+	code, out, errOut := s.run(args...)
+	if code != want {
+		s.t.Fatalf("coordinator %v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+	}
+	return out + errOut
+}
+
+func (s *benchStory) open() (*store.Store, *benchqueue.Queue) {
+	s.t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(s.dir, "state", "ironworks.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st, benchqueue.New(st)
+}
+
+func (s *benchStory) harden(st *store.Store) []*store.Run {
+	s.t.Helper()
+	runs, err := st.Runs(context.Background(), store.RunFilter{Stage: "harden"})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return runs
+}
+
+// newestForge is the candidate of the newest forge run.
+func (s *benchStory) newestForge(st *store.Store) string {
+	s.t.Helper()
+	forge, err := st.Runs(context.Background(), store.RunFilter{Stage: "forge", Limit: 1})
+	if err != nil || len(forge) != 1 {
+		s.t.Fatalf("forge runs %v %v", forge, err)
+	}
+	return forge[0].Candidate
+}
+
+type benchManifest struct {
+	Candidate         string            `json:"candidate"`
+	BenchmarkReports  []string          `json:"benchmark_reports"`
+	BenchmarkVerdicts map[string]string `json:"benchmark_verdicts"`
+	BenchAcks         []struct {
+		Candidate   string `json:"candidate"`
+		Metric      string `json:"metric"`
+		Reason      string `json:"reason"`
+		By          string `json:"by"`
+		Report      string `json:"report"`
+		Regressions []struct {
+			Bench    string  `json:"bench"`
+			Change   float64 `json:"change"`
+			Baseline string  `json:"baseline"`
+		} `json:"regressions"`
+	} `json:"bench_acks"`
+}
+
+// release promotes the newest good candidate to temper and releases it as
+// version, returning its manifest.
+func (s *benchStory) release(version string) benchManifest {
+	s.t.Helper()
+	s.coordinator(exitOK, "promote", "--to", "temper", "--latest-good")
+	s.coordinator(exitOK, "promote", "--to", "release", "--latest-good", "--version", version, "--by", "carol")
+	b, err := os.ReadFile(filepath.Join(s.dir, "state", "releases", version, "manifest.json"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var m benchManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+// releaseBaseline takes the first commit through forge and a bench-only
+// harden stage and releases it as v1.0.0: the entry is queued as soon as
+// the candidate is promoted at forge (before any harden run); a harden pass
+// gives a run without jobs whose promotion waits for the benchmark; a
+// benchkit agent measures it; the next `run --once` re-checks the waiting
+// gate and promotes; the release manifest carries the benchmark report's ID
+// and verdict. It returns the released candidate.
+func (s *benchStory) releaseBaseline() string {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	// Forge only: the candidate reaches harden, its benchmark is queued.
+	s.coordinator(exitOK, "run", "--once")
+	st, q := s.open()
+	cand := s.newestForge(st)
 	if ok, _ := st.Promoted(ctx, cand, "forge"); !ok {
 		t.Fatal("forge not promoted")
 	}
@@ -163,15 +237,15 @@ repeat = 3
 	if err != nil || len(jobs) != 1 || jobs[0].Bench != "window-post" || jobs[0].State != benchqueue.Queued {
 		t.Fatalf("bench jobs after forge: %+v %v", jobs, err)
 	}
-	if n := len(harden(st)); n != 0 {
+	if n := len(s.harden(st)); n != 0 {
 		t.Fatalf("%d harden runs before any harden pass", n)
 	}
 	st.Close()
 
 	// A harden pass: a run without jobs, green, its promotion waiting.
-	coordinator(exitOK, "run", "--once", "--through", "harden")
-	st, q = open()
-	hr := harden(st)
+	s.coordinator(exitOK, "run", "--once", "--through", "harden")
+	st, q = s.open()
+	hr := s.harden(st)
 	if len(hr) != 1 || hr[0].Verdict != store.VerdictGreen || len(hr[0].Jobs) != 0 || hr[0].Detail["not_promoted"] != "gate pending" {
 		t.Fatalf("harden run: %+v", hr)
 	}
@@ -180,15 +254,15 @@ repeat = 3
 	}
 
 	// A benchkit agent measures it.
-	measure(t, benchkit, dir, q, cand)
+	measure(t, s.benchkit, s.dir, q, cand)
 	if ok, _ := st.Promoted(ctx, cand, "harden"); ok {
 		t.Fatal("harden promoted before any pass re-checked its gate")
 	}
 	st.Close()
 
 	// The next pass re-checks the waiting gate: promoted, with the report.
-	coordinator(exitOK, "run", "--once", "--through", "harden")
-	st, q = open()
+	s.coordinator(exitOK, "run", "--once", "--through", "harden")
+	st, q = s.open()
 	p, err := st.Promotion(ctx, cand, "harden")
 	if err != nil {
 		t.Fatalf("harden not promoted by run --once: %v", err)
@@ -202,55 +276,63 @@ repeat = 3
 	if err != nil || !strings.Contains(js, "window-post") || !strings.Contains(md, "No released candidate was measured on this host class") {
 		t.Fatalf("report %s: %v\n%s", id, err, md)
 	}
-	if hr := harden(st); len(hr) != 1 {
+	if hr := s.harden(st); len(hr) != 1 {
 		t.Errorf("%d harden runs, want the one that waited", len(hr))
 	}
 	st.Close()
 
 	// Released: the manifest names the report and its verdict.
-	coordinator(exitOK, "promote", "--to", "temper", "--latest-good")
-	coordinator(exitOK, "promote", "--to", "release", "--latest-good", "--version", "v1.0.0", "--by", "carol")
-	b, err := os.ReadFile(filepath.Join(dir, "state", "releases", "v1.0.0", "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		Candidate         string            `json:"candidate"`
-		BenchmarkReports  []string          `json:"benchmark_reports"`
-		BenchmarkVerdicts map[string]string `json:"benchmark_verdicts"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := s.release("v1.0.0")
 	if m.Candidate != cand || len(m.BenchmarkReports) != 1 || m.BenchmarkReports[0] != id || m.BenchmarkVerdicts[id] != "pass" {
-		t.Fatalf("manifest: %s", b)
+		t.Fatalf("manifest: %+v", m)
 	}
+	return cand
+}
 
-	// The next commit uses 10% more memory.
-	more, _ := os.ReadFile("../../../benchkit/parse/testdata/benchy-sh-window-post-32gib-rss+10pct.json")
-	repo.Commit("bigger trees", map[string]string{"report.json": string(more)})
-	coordinator(exitOK, "run", "--once")
-	st, q = open()
-	forge, _ = st.Runs(ctx, store.RunFilter{Stage: "forge", Limit: 1})
-	next := forge[0].Candidate
+// regress commits a change that uses 10% more memory (the +10% fixture):
+// its candidate is measured side by side with the release on the agent, its
+// harden gate fails on the RSS, and run --once says so (exit 1). It returns
+// the candidate and what that pass printed.
+func (s *benchStory) regress(released string) (next, out string) {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	s.repo.Commit("bigger trees", map[string]string{"report.json": s.fixture("benchy-sh-window-post-32gib-rss+10pct.json")})
+	s.coordinator(exitOK, "run", "--once")
+	st, q := s.open()
+	next = s.newestForge(st)
 	var base string
-	if err := st.DB.QueryRowContext(ctx, `SELECT baseline FROM bench_jobs WHERE candidate=?`, next).Scan(&base); err != nil || !strings.Contains(base, `"candidate":"`+cand+`"`) {
-		t.Fatalf("bench job of %s does not measure the release %s side by side: %q %v", next, cand, base, err)
+	if err := st.DB.QueryRowContext(ctx, `SELECT baseline FROM bench_jobs WHERE candidate=?`, next).Scan(&base); err != nil || !strings.Contains(base, `"candidate":"`+released+`"`) {
+		t.Fatalf("bench job of %s does not measure the release %s side by side: %q %v", next, released, base, err)
 	}
-	measure(t, benchkit, dir, q, next)
+	measure(t, s.benchkit, s.dir, q, next)
 	st.Close()
-	out := coordinator(exitGate, "run", "--once", "--through", "harden")
-	st, q = open()
+	out = s.coordinator(exitGate, "run", "--once", "--through", "harden")
+	st, _ = s.open()
 	defer st.Close()
 	if ok, _ := st.Promoted(ctx, next, "harden"); ok {
 		t.Fatalf("harden promoted a 10%% RSS regression\n%s", out)
 	}
+	return next, out
+}
+
+// TestBenchOnlyStageMeasuredAndInManifest: a harden stage with nothing but a
+// [bench.*] entry is measured and released with its report in the manifest
+// (releaseBaseline); the next candidate, using 10% more memory, is measured
+// side by side with that release and fails its harden gate on the RSS
+// (regress), with a bench-regression event naming a report that says so.
+func TestBenchOnlyStageMeasuredAndInManifest(t *testing.T) {
+	s := newBenchStory(t)
+	next, out := s.regress(s.releaseBaseline())
+	ctx := context.Background()
+	st, q := s.open()
+	defer st.Close()
 	evs, err := st.EventsOfKind(ctx, "bench-regression", next)
 	if err != nil || len(evs) != 1 {
-		t.Fatalf("bench-regression events %v %v", evs, err)
+		t.Fatalf("bench-regression events %v %v\n%s", evs, err, out)
 	}
 	rid, _ := evs[0].Payload["report"].(string)
-	_, md, err = q.Report(ctx, rid)
+	_, md, err := q.Report(ctx, rid)
 	if err != nil || !strings.Contains(md, "measured side by side with this one in 3 interleaved rounds") || !strings.Contains(md, "🔴 regressed") || !strings.Contains(md, "+10.00%") {
 		t.Fatalf("regression report %s: %v\n%s", rid, err, md)
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ironworks-ci/ironworks/benchkit/results"
 
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
@@ -18,11 +22,16 @@ func (b benchPanel) BenchPanel(ctx context.Context, candidate string) (*web.Benc
 	if err != nil || len(jobs) == 0 {
 		return nil, err
 	}
-	p := &web.BenchPanel{Verdict: benchqueue.StatePending, Runs: []web.BenchRun{}}
-	if state, err := b.q.ReportState(ctx, candidate); err != nil {
+	p := &web.BenchPanel{Verdict: benchqueue.StatePending, Runs: []web.BenchRun{}, Acks: []web.BenchAck{}}
+	sum, err := b.q.Summary(ctx, candidate)
+	if err != nil {
 		return nil, err
-	} else if state != "" {
-		p.Verdict = state
+	}
+	if sum.State != "" {
+		p.Verdict = sum.State
+	}
+	for _, a := range sum.Acks {
+		p.Acks = append(p.Acks, benchAck(sum, a))
 	}
 	for _, j := range jobs {
 		r := web.BenchRun{Component: j.Component, Bench: j.Bench, Round: j.Round, State: j.State, Agent: j.Agent,
@@ -33,6 +42,26 @@ func (b benchPanel) BenchPanel(ctx context.Context, candidate string) (*web.Benc
 		p.Runs = append(p.Runs, r)
 	}
 	return p, nil
+}
+
+// benchAck describes an acknowledgement with the regressions it accepted in
+// the gate's newest verdict.
+func benchAck(sum *benchqueue.Summary, a results.Ack) web.BenchAck {
+	w := web.BenchAck{Metric: a.Metric, Where: "every bench entry", By: a.By, Reason: a.Reason, At: a.CreatedAt}
+	if a.Bench != "" {
+		w.Where = "bench entry " + a.Bench
+	}
+	var where, change []string
+	for _, r := range sum.Regressions {
+		if r.Acked != nil && r.Metric == a.Metric && r.Acked.Bench == a.Bench {
+			where = append(where, r.Component+"/"+r.Bench+" on "+r.HostClass)
+			change = append(change, fmt.Sprintf("%+.2f%%", r.Change*100))
+		}
+	}
+	if len(where) > 0 {
+		w.Where, w.Change = strings.Join(where, ", "), strings.Join(change, ", ")
+	}
+	return w
 }
 
 // addViews gives the web UI what its views read beside the store: the

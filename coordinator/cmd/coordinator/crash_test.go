@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -51,48 +52,29 @@ func writeFixtureConfig(t *testing.T, dir, marker string) string {
 	}
 	up := fixture.Merkletree(t, filepath.Join(dir, "src", "merkletree"))
 	down := fixture.Proofs(t, filepath.Join(dir, "src", "rust-fil-proofs"))
+	// The demo's adapters, the upstream's test slowed down.
 	adapters := map[string]string{
-		"merkletree": fmt.Sprintf(`name = "merkletree"
-repo = "unused"
-[jobs.build]
-stage = "forge"
-command = "cargo build"
-[jobs.test]
-stage = "forge"
-needs = ["build"]
-command = "touch %s && sleep 2 && cargo test"
-`, marker),
-		"rust-fil-proofs": `name = "rust-fil-proofs"
-repo = "unused"
-[[upstream]]
-name = "merkletree"
-pin = "cargo-patch"
-[jobs.build]
-stage = "forge"
-needs = ["merkletree:build"]
-command = "cargo build --workspace"
-[jobs.test]
-stage = "forge"
-needs = ["build", "merkletree:test"]
-command = "cargo test --workspace"
-`,
+		"merkletree":      replaceOnce(t, demoUpAdapter, `command = "cargo test"`, fmt.Sprintf(`command = "touch %s && sleep 2 && cargo test"`, marker)),
+		"rust-fil-proofs": demoDownAdapter,
 	}
-	for name, body := range adapters {
-		d := filepath.Join(dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ironworks.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[engine]
+	os.WriteFile(cfg, []byte(demoComponents(up.URL(), down.URL())+fmt.Sprintf(`[engine]
 sandbox_rw = [%q]
-`, up.URL(), down.URL(), filepath.Dir(marker))), 0o644)
+`, filepath.Dir(marker))), 0o644)
 	return cfg
+}
+
+// replaceOnce is strings.Replace of the one old in s; a test fails when s
+// does not hold old, rather than run with the text unchanged.
+func replaceOnce(t testing.TB, s, old, new string) string {
+	t.Helper()
+	if strings.Count(s, old) != 1 {
+		t.Fatalf("%q is not once in:\n%s", old, s)
+	}
+	return strings.Replace(s, old, new, 1)
 }
 
 // The coordinator is SIGKILLed while a job runs; restarted, it completes the

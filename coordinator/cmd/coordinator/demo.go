@@ -22,7 +22,7 @@ func init() {
 
 const demoSummary = `Make two tiny Rust crates in a folder (an upstream "merkletree" and a downstream
 "rust-fil-proofs" that calls it), serve the web UI, and play the story:
-both green; six upstream commits, the fourth of which renames the function
+both green; eight upstream commits, the fifth of which renames the function
 the downstream calls; the incompatibility, its culprit found by bisection;
 the fix. It needs git and cargo only (no network, no registry), takes about
 a minute, and keeps serving the UI until Ctrl-C (or ends with --exit).`
@@ -192,6 +192,22 @@ command = "cargo test --workspace"
 `
 )
 
+// demoUpCommits are the story's upstream commits, oldest first; the one at
+// index demoBreak (the fifth of eight) renames the function the downstream
+// calls.
+var demoUpCommits = []struct{ subject, author string }{
+	{"docs: explain arity", "Maintainer <maintainer@example.org>"},
+	{"bench: larger trees", "Bench Keeper <bench@example.org>"},
+	{"refactor: name the height", "Maintainer <maintainer@example.org>"},
+	{"test: a tree of height zero", "Bench Keeper <bench@example.org>"},
+	{"rename leaf_count to leaves", "Hasty Contributor <hasty@example.org>"},
+	{"docs: changelog", "Maintainer <maintainer@example.org>"},
+	{"ci: cache the target folder", "Bench Keeper <bench@example.org>"},
+	{"docs: mention leaves in the README", "Maintainer <maintainer@example.org>"},
+}
+
+const demoBreak = 4
+
 var errUsedDir = errors.New("give --dir a new folder")
 
 // newDemo writes the two repositories, their adapters and the configuration
@@ -229,14 +245,8 @@ func newDemo(ctx context.Context, dir string) (*demo, error) {
 	if err := d.commit(ctx, d.down, "Maintainer <maintainer@example.org>", "Cargo.lock", nil); err != nil {
 		return nil, err
 	}
-	for name, body := range map[string]string{"merkletree": demoUpAdapter, "rust-fil-proofs": demoDownAdapter} {
-		a := filepath.Join(dir, "adapters", name)
-		if err := os.MkdirAll(a, 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(a, "adapter.toml"), []byte(body), 0o644); err != nil {
-			return nil, err
-		}
+	if err := writeAdapters(dir, map[string]string{"merkletree": demoUpAdapter, "rust-fil-proofs": demoDownAdapter}); err != nil {
+		return nil, err
 	}
 	mode := "bwrap"
 	if err := (&sandbox.Sandbox{Mode: mode}).Check(ctx); err != nil {
@@ -244,8 +254,23 @@ func newDemo(ctx context.Context, dir string) (*demo, error) {
 		mode = "off"
 	}
 	d.cfg = filepath.Join(dir, "ironworks.toml")
-	cfg := fmt.Sprintf(`# The demo's configuration: two local repositories, the local engine.
-state_dir = "state"
+	cfg := "# The demo's configuration: two local repositories, the local engine.\n" + demoComponents("file://"+d.up, "file://"+d.down) + fmt.Sprintf(`
+[engine]
+poll_interval = "500ms"
+attempts = 1
+sandbox = %q
+`, mode)
+	if err := os.WriteFile(d.cfg, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// demoComponents is the start of a configuration of the demo's two
+// components, merkletree and rust-fil-proofs, at the repositories up and down,
+// with their adapters in adapters/ and the state in state/.
+func demoComponents(up, down string) string {
+	return fmt.Sprintf(`state_dir = "state"
 adapters  = ["adapters/merkletree", "adapters/rust-fil-proofs"]
 
 [components.merkletree]
@@ -253,16 +278,22 @@ repo = %q
 
 [components.rust-fil-proofs]
 repo = %q
+`, up, down)
+}
 
-[engine]
-poll_interval = "500ms"
-attempts = 1
-sandbox = %q
-`, "file://"+d.up, "file://"+d.down, mode)
-	if err := os.WriteFile(d.cfg, []byte(cfg), 0o644); err != nil {
-		return nil, err
+// writeAdapters writes each adapter (component name -> adapter.toml) to
+// dir/adapters/NAME/adapter.toml.
+func writeAdapters(dir string, adapters map[string]string) error {
+	for name, body := range adapters {
+		a := filepath.Join(dir, "adapters", name)
+		if err := os.MkdirAll(a, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(a, "adapter.toml"), []byte(body), 0o644); err != nil {
+			return err
+		}
 	}
-	return d, nil
+	return nil
 }
 
 func (d *demo) repo(ctx context.Context, dir, author, msg string, files map[string]string) error {
@@ -327,20 +358,16 @@ func (d *demo) play(ctx context.Context, w io.Writer, base string) error {
 		return err
 	}
 
-	subjects := []string{"docs: explain arity", "bench: larger trees", "refactor: name the height", "rename leaf_count to leaves",
-		"docs: changelog", "ci: cache the target folder"}
-	authors := []string{"Maintainer <maintainer@example.org>", "Bench Keeper <bench@example.org>", "Maintainer <maintainer@example.org>",
-		"Hasty Contributor <hasty@example.org>", "Maintainer <maintainer@example.org>", "Bench Keeper <bench@example.org>"}
-	for i, s := range subjects {
-		files := map[string]string{"NOTES.md": fmt.Sprintf("note %d: %s\n", i+1, s)}
-		if i == 3 {
+	for i, c := range demoUpCommits {
+		files := map[string]string{"NOTES.md": fmt.Sprintf("note %d: %s\n", i+1, c.subject)}
+		if i == demoBreak {
 			files["src/lib.rs"] = strings.ReplaceAll(demoLib, "leaf_count", "leaves")
 		}
-		if err := d.commit(ctx, d.up, authors[i], s, files); err != nil {
+		if err := d.commit(ctx, d.up, c.author, c.subject, files); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(w, "demo: 2/4 six merkletree commits pushed; the fourth renames leaf_count, which rust-fil-proofs calls")
+	fmt.Fprintf(w, "demo: 2/4 %d merkletree commits pushed; commit %d renames leaf_count, which rust-fil-proofs calls\n", len(demoUpCommits), demoBreak+1)
 	run, err = d.waitHead(ctx)
 	if err != nil {
 		return err

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
 // coordinator demo plays the whole story with git and cargo only: it ends
@@ -73,6 +75,23 @@ func TestDemoEndsWithCulpritAndServesIt(t *testing.T) {
 	}
 	candidate, compat := strings.Split(f[2], "#")[0], f[4]
 	culprit := strings.TrimSpace(strings.Fields(strings.SplitN(done, "culprit ", 2)[1])[0])
+	// The culprit is the fifth of the eight upstream commits between the
+	// first (green) one and the fix.
+	log, err := exec.Command("git", "-C", filepath.Join(dir, "src", "merkletree"), "log", "--reverse", "--format=%H %s").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(commits) != 10 {
+		t.Fatalf("merkletree has %d commits, want the first, eight story commits and the fix:\n%s", len(commits), log)
+	}
+	fifth := strings.SplitN(commits[5], " ", 2)
+	if fifth[1] != "rename leaf_count to leaves" || culprit != store.ShortRev(fifth[0]) {
+		t.Errorf("culprit %s, want the fifth of eight commits %s %q", culprit, store.ShortRev(fifth[0]), fifth[1])
+	}
+	if !slices.Contains(out, "demo: 2/4 8 merkletree commits pushed; commit 5 renames leaf_count, which rust-fil-proofs calls") {
+		t.Errorf("the demo does not say that the fifth of eight commits breaks:\n%s", strings.Join(out, "\n"))
+	}
 	for page, wants := range map[string][]string{
 		candidate: {"Culprit", culprit, "rename leaf_count to leaves", "Hasty Contributor"},
 		compat:    {"incompatible", culprit, "keep leaf_count as an alias of leaves"},
@@ -103,19 +122,16 @@ func TestDemoEndsWithCulpritAndServesIt(t *testing.T) {
 func TestDemoErrors(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0")
-	cmd.Env = []string{"PATH=" + filepath.Join(dir, "empty")}
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig || !strings.Contains(string(out), "git is not on PATH") {
-		t.Errorf("demo without git: %v %s, want exit 3 naming git", err, out)
+	noTools := binaryRun{bin: bin, env: []string{"PATH=" + filepath.Join(dir, "empty")}}
+	if code, out := noTools.run(t, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0"); code != exitConfig || !strings.Contains(out, "git is not on PATH") {
+		t.Errorf("demo without git: exit %d %s, want exit 3 naming git", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "d")); err == nil {
 		t.Errorf("demo without git made its folder")
 	}
 	os.MkdirAll(filepath.Join(dir, "d", "src", "merkletree"), 0o755)
-	out, err = exec.Command(bin, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "give --dir a new folder") {
-		t.Errorf("demo in a used folder: %v %s, want exit 2 asking for a new folder", err, out)
+	if code, out := (binaryRun{bin: bin}).run(t, "demo", "--dir", filepath.Join(dir, "d"), "--pace", "0"); code != exitUsage || !strings.Contains(out, "give --dir a new folder") {
+		t.Errorf("demo in a used folder: exit %d %s, want exit 2 asking for a new folder", code, out)
 	}
 	if code, _, _ := captureCLI(t, "demo", "--pace"); code != exitUsage {
 		t.Errorf("demo --pace without a value: %d, want 2", code)

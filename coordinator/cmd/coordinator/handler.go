@@ -33,6 +33,7 @@ func newHandler(ctx context.Context, cfg *config.Config, st *store.Store, p *pip
 	}
 	opts.Subscriptions = subscriptionsPage{st}
 	opts.Bench = benchPage{st: st, cfg: cfg}
+	opts.Pulls = pullsPage{st: st, cfg: cfg}
 	addViews(&opts, p, st)
 	if f := cfg.Web.OperatorTokenFile; f != "" {
 		tok, err := web.ReadSecret(f)

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -106,32 +105,13 @@ default = "hydra"
 
 // smtp adds an [smtp] section sending to r, served on loopback.
 func (s *hydraStory) smtp(t *testing.T, r *relay) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	host, port, _ := net.SplitHostPort(addr)
-	f, err := os.OpenFile(s.cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "[smtp]\nhost = %q\nport = %s\ntls = \"none\"\nfrom = \"ironworks@example.org\"\n", host, port)
-	f.Close()
-	serveRelay(t, r, addr)
+	serveRelay(t, r, appendSMTP(t, s.cfg))
 }
 
 // run runs the built coordinator with args and --config.
 func (s *hydraStory) run(args ...string) (int, string) {
 	s.t.Helper()
-	out, err := exec.Command(s.bin, append(args, "--config", s.cfg)...).CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
-	return 0, string(out)
+	return binaryRun{bin: s.bin, cfg: s.cfg}.run(s.t, args...)
 }
 
 // runs returns the stage runs of the story, newest first.
@@ -315,18 +295,11 @@ func TestHydraEvalErrorBlamesNobody(t *testing.T) {
 			if code, out := s.run("run", "--once", "--through", "spark"); code != exitOK {
 				t.Fatalf("second pass: exit %d\n%s", code, lastLines(out, 30))
 			}
-			if r := s.newest("spark"); r.Verdict != store.VerdictGreen || attemptOf(r.Detail) != 2 {
+			if r := s.newest("spark"); r.Verdict != store.VerdictGreen || pipeline.Attempt(r.Detail) != 2 {
 				t.Errorf("retry: verdict %s detail %v, want green attempt 2", r.Verdict, r.Detail)
 			}
 		})
 	}
-}
-
-func attemptOf(d map[string]any) int {
-	if n, ok := d["attempt"].(float64); ok {
-		return int(n)
-	}
-	return 1
 }
 
 // A 502 burst longer than every retry budget (the eval deadline passes)

@@ -44,24 +44,16 @@ command = '''%s'''
 MARK = %q
 `, guarded, mark),
 	}
-	for name, body := range adapters {
-		d := filepath.Join(dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ironworks.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[engine]
+	os.WriteFile(cfg, []byte(demoComponents(up.URL(), down.URL())+fmt.Sprintf(`[engine]
 poll_interval = "200ms"
 sandbox_rw = [%q]
 [web]
 listen = "127.0.0.1:0"
-`, up.URL(), down.URL(), mark)), 0o644)
+`, mark)), 0o644)
 	if code := realMain([]string{"run", "--once", "--config", cfg}, os.Stderr); code != exitOK {
 		t.Fatalf("first pass = %d", code)
 	}

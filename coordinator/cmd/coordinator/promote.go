@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-
 	"context"
 	"errors"
 	"fmt"
@@ -71,16 +69,7 @@ Exit 1 when a gate has not passed (nothing is changed).`)
 	}
 	bench := benchqueue.New(st)
 	o.BenchAcks = func(ctx context.Context, candidate string) ([]map[string]any, error) {
-		acks, err := bench.Acks(ctx, candidate)
-		if err != nil {
-			return nil, err
-		}
-		var out []map[string]any
-		b, err := json.Marshal(acks)
-		if err != nil {
-			return nil, err
-		}
-		return out, json.Unmarshal(b, &out)
+		return manifestAcks(ctx, bench, candidate)
 	}
 	err = release.Run(ctx, o)
 	var refusal *release.Refusal

@@ -65,6 +65,9 @@ func (pp *prPoller) poll(ctx context.Context) []*store.Run {
 			}
 			continue
 		}
+		if err := pp.record(ctx, comp, pr.Repo, prs); err != nil {
+			pp.log.Warn("recording pull requests", "component", comp, "repo", pr.Repo, "err", err)
+		}
 		for _, gp := range prs {
 			run, err := pp.pull(ctx, comp, gp, changed)
 			if err != nil {
@@ -87,7 +90,7 @@ func (pp *prPoller) poll(ctx context.Context) []*store.Run {
 func (pp *prPoller) pull(ctx context.Context, comp string, gp *github.PullRequest, listChanged bool) (*store.Run, error) {
 	cfg := pp.p.Cfg
 	base := gp.GetBase().GetRef()
-	if !slices.Contains(cfg.Branches(comp), base) || base == stagingBranch(cfg) {
+	if !followedPull(cfg, comp, base) {
 		return nil, nil // not into a followed branch
 	}
 	number, head := gp.GetNumber(), gp.GetHead().GetSHA()
@@ -121,9 +124,14 @@ func (pp *prPoller) pull(ctx context.Context, comp string, gp *github.PullReques
 		if err != nil {
 			return run, err
 		}
-		if ok, _ := staging.Approved(reviews); ok || changed || listChanged {
-			pp.flow.tryPromote(ctx, comp, number)
+		ok, _ := staging.Approved(reviews)
+		if !ok && !changed && !listChanged {
+			return run, nil
 		}
+		if refused, err := pp.flow.refused(ctx, promoter.Repo, number, head); err != nil || refused {
+			return run, err // final for this head: not asked again
+		}
+		pp.flow.tryPromote(ctx, comp, number)
 		return run, nil
 	}
 	if listChanged {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ironworks-ci/ironworks/coordinator/internal/fixture"
+	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
 )
 
@@ -35,15 +35,7 @@ func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
 	fmt.Fprintf(f, "sandbox_ro = [%q]\nretry_backoff = \"1ms\"\n", params)
 	f.Close()
 	run := func(args ...string) (int, string) {
-		cmd := exec.Command(bin, append(args, "--config", cfg)...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
+		return binaryRun{bin: bin, cfg: cfg, dir: dir}.run(t, args...)
 	}
 	if code, out := run("run", "--once"); code != exitOK {
 		t.Fatalf("first pass: %d\n%s", code, lastLines(out, 30))
@@ -82,7 +74,7 @@ func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
 	}
 	defer st.Close()
 	runs, err = st.Runs(context.Background(), store.RunFilter{Candidate: failed.Candidate, Stage: "forge", Kind: "stage"})
-	if err != nil || len(runs) != 2 || runs[0].Verdict != store.VerdictGreen || attemptOf(runs[0].Detail) != 2 {
+	if err != nil || len(runs) != 2 || runs[0].Verdict != store.VerdictGreen || pipeline.Attempt(runs[0].Detail) != 2 {
 		t.Fatalf("runs of the candidate %+v %v, want the retry (attempt 2) green", runs, err)
 	}
 }

@@ -82,7 +82,7 @@ func (f *stagingFlow) tryPromote(ctx context.Context, component string, number i
 		}
 	case err != nil && (errors.Is(err, forge.ErrConflict) || forge.Permanent(err)):
 		f.log.Warn("staging merge refused", "component", component, "pr", number, "err", err)
-		refused := &staging.NotReadyError{Repo: pr.Repo, Number: number, Head: head, Reasons: []string{"GitHub refused the merge into " + stagingBranch(f.cfg) + ": " + refusal(err)}}
+		refused := &staging.NotReadyError{Repo: pr.Repo, Number: number, Head: head, Reasons: []string{"GitHub refused the merge into " + stagingBranch(f.cfg) + ": " + refusal(err)}, Refused: true}
 		if err := staging.ReportNotReady(ctx, f.p.Store, component, refused); err != nil {
 			f.log.Warn("recording a refused staging merge", "pr", number, "err", err)
 		}
@@ -101,7 +101,18 @@ func refusal(err error) string {
 	if errors.Is(err, forge.ErrConflict) {
 		return "merge conflict"
 	}
-	return err.Error()
+	return forge.Answer(err)
+}
+
+// refused reports whether GitHub refused for good the staging merge of PR
+// number at head: polling does not ask again for that head (a new push, or
+// a label or review webhook, does).
+func (f *stagingFlow) refused(ctx context.Context, repo string, number int, head string) (bool, error) {
+	s, err := staging.StateOf(ctx, f.p.Store, repo, number, head)
+	if err != nil {
+		return false, err
+	}
+	return s.Kind == staging.EventNotReady && s.Refused, nil
 }
 
 // onFinish is the pipeline's OnFinish hook.

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/local"
 	"github.com/ironworks-ci/ironworks/coordinator/pipeline"
 	"github.com/ironworks-ci/ironworks/coordinator/store"
@@ -54,6 +55,9 @@ type CandidateStatus struct {
 	*store.Candidate
 	Promoted []string    `json:"promoted"`
 	Runs     []RunStatus `json:"runs"`
+	// Bench is the bench gate's newest verdict, regressions and
+	// acknowledgements; absent without bench jobs.
+	Bench *benchqueue.Summary `json:"bench,omitempty"`
 }
 
 // RunStatus is a run with its job results and, when it is red, why.
@@ -166,6 +170,9 @@ func collectStatus(ctx context.Context, st *store.Store, limit int, stateDir str
 				cs.Promoted = append(cs.Promoted, p.Stage)
 			}
 		}
+		if cs.Bench, err = benchStatus(ctx, st, c.ID); err != nil {
+			return nil, err
+		}
 		runs, err := st.Runs(ctx, store.RunFilter{Candidate: c.ID})
 		if err != nil {
 			return nil, err
@@ -222,14 +229,18 @@ func printStatus(w io.Writer, s *Status) {
 	}
 	for _, c := range s.Candidates {
 		fmt.Fprintf(w, "\ncandidate %s (%s) %s promoted=%v\n", c.ID, c.Origin, c.Short(), c.Promoted)
+		printBenchStatus(w, c.Bench)
 		for _, r := range c.Runs {
 			verdict := r.Verdict
 			if e := r.Explanation; e != nil {
 				verdict = e.Verdict
 			}
-			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail))
+			fmt.Fprintf(w, "  run %d %s [%s] %s %s%s%s\n", r.ID, r.Stage, r.Kind, r.State, verdict, pipeline.RetryText(r.Detail), notPromoted(r.Run, c.Promoted))
 			if e := r.Explanation; e != nil {
 				printExplanation(w, e)
+			}
+			if f := flakyText(r.Detail); f != "" {
+				fmt.Fprintf(w, "    %s\n", f)
 			}
 			if h := r.Hydra; h != nil {
 				fmt.Fprintf(w, "    hydra %s eval %d gate build %d lock %s (%s)\n", h.Jobset, h.EvalID, h.GateBuild, store.ShortRev(h.LockCommit), h.State)
@@ -246,4 +257,18 @@ func printStatus(w io.Writer, s *Status) {
 			}
 		}
 	}
+}
+
+// flakyText names the jobs of a run that failed and then passed when run
+// again (the run's detail "flaky"); "" when there are none.
+func flakyText(detail map[string]any) string {
+	l, _ := detail["flaky"].([]any)
+	var jobs []string
+	for _, j := range l {
+		jobs = append(jobs, fmt.Sprint(j))
+	}
+	if len(jobs) == 0 {
+		return ""
+	}
+	return "flaky: " + strings.Join(jobs, ", ") + " (failed, then passed when run again)"
 }

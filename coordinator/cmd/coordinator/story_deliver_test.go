@@ -69,6 +69,28 @@ func serveRelay(t *testing.T, r *relay, addr string) (stop func()) {
 	return func() { srv.Close() }
 }
 
+// appendSMTP appends to the configuration cfg an [smtp] section sending to a
+// free port on loopback, and returns that address for serveRelay.
+func appendSMTP(t *testing.T, cfg string) (addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	host, port, _ := net.SplitHostPort(addr)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "[smtp]\nhost = %q\nport = %s\ntls = \"none\"\nfrom = \"ironworks@example.org\"\n", host, port); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
 // run --once tells people before it exits: after an upstream API break the
 // subscriber's e-mail goes out through a real SMTP relay on loopback, made
 // from the pipeline's own events; a second pass sends nothing again; with
@@ -79,23 +101,10 @@ func TestRunOnceDeliversEmail(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "markers", "marker"))
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	host, port, _ := net.SplitHostPort(addr)
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, append(b, []byte(fmt.Sprintf("[smtp]\nhost = %q\nport = %s\ntls = \"none\"\nfrom = \"ironworks@example.org\"\n", host, port))...), 0o644)
+	addr := appendSMTP(t, cfg)
 	up := fixture.Open(t, filepath.Join(dir, "src", "merkletree"))
 	run := func() (int, string) {
-		cmd := exec.Command(bin, "run", "--once", "--config", cfg)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
+		return binaryRun{bin: bin, cfg: cfg, dir: dir}.run(t, "run", "--once")
 	}
 	if out, err := exec.Command(bin, "subscribe", "--config", cfg, "--email", "maintainer@example.org", "--component", "rust-fil-proofs").CombinedOutput(); err != nil {
 		t.Fatalf("subscribe: %v\n%s", err, out)
@@ -164,27 +173,18 @@ repos = { merkletree = "fil/merkletree", rust-fil-proofs = "fil/rust-fil-proofs"
 url = "https://ci.example.org"
 `, gh.URL(), tokenFile))...), 0o644)
 	up := fixture.Open(t, filepath.Join(dir, "src", "merkletree"))
-	run := func() int {
-		cmd := exec.Command(bin, "run", "--once", "--config", cfg)
-		cmd.Dir = dir
-		cmd.Stderr = os.Stderr
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return 0
+	run := func() (int, string) {
+		return binaryRun{bin: bin, cfg: cfg, dir: dir}.run(t, "run", "--once")
 	}
-	if code := run(); code != exitOK {
-		t.Fatalf("green pass = %d", code)
+	if code, out := run(); code != exitOK {
+		t.Fatalf("green pass = %d\n%s", code, out)
 	}
 	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
 	prs.AddPR(githubtest.PR{Repo: "fil/merkletree", Number: 7, HeadSHA: bad})
 	// GitHub creates the comment, the client sees a 502.
 	gh.LoseNext(1, "POST /repos/{owner}/{repo}/issues/{number}/comments")
-	if code := run(); code != exitGate {
-		t.Fatalf("breaking pass = %d, want %d", code, exitGate)
+	if code, out := run(); code != exitGate {
+		t.Fatalf("breaking pass = %d, want %d\n%s", code, exitGate, out)
 	}
 	var forge *githubtest.Status
 	for _, s := range prs.Statuses() {

@@ -58,13 +58,7 @@ needs = ["merkletree:build"]
 command = "cargo build --workspace"
 `)
 	pw, tok := write("hydra-password", "s3cret\n"), write("github-token", token+"\n")
-	cfg := write("ironworks.toml", fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[engine]
+	cfg := write("ironworks.toml", demoComponents(up.URL(), down.URL())+fmt.Sprintf(`[engine]
 default = "hydra"
 poll_interval = "200ms"
 [hydra]
@@ -78,7 +72,7 @@ eval_deadline = "1m"
 [github]
 api_url = %q
 token_file = %q
-`, up.URL(), down.URL(), hyd.URL(), pw, lockRepo, gh.URL(), tok))
+`, hyd.URL(), pw, lockRepo, gh.URL(), tok))
 	s := &truthStory{t: t, bin: bin, dir: dir, cfg: cfg, up: up}
 
 	// An eval-error blames nobody's code: an infrastructure exit.

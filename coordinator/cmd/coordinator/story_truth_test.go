@@ -25,7 +25,7 @@ type truthStory struct {
 	t        *testing.T
 	bin, dir string
 	cfg      string
-	up       *fixture.Repo
+	up, down *fixture.Repo
 }
 
 func newTruthStory(t *testing.T) *truthStory {
@@ -33,7 +33,7 @@ func newTruthStory(t *testing.T) *truthStory {
 	fixture.RequireCargo(t)
 	s := &truthStory{t: t, bin: buildBinary(t), dir: t.TempDir()}
 	s.up = fixture.Merkletree(t, filepath.Join(s.dir, "src", "merkletree"))
-	down := fixture.Proofs(t, filepath.Join(s.dir, "src", "rust-fil-proofs"))
+	s.down = fixture.Proofs(t, filepath.Join(s.dir, "src", "rust-fil-proofs"))
 	adapters := map[string]string{
 		"merkletree": `name = "merkletree"
 repo = "unused"
@@ -64,25 +64,17 @@ needs = ["merkletree:build"]
 command = "cargo build --workspace"
 `,
 	}
-	for name, body := range adapters {
-		d := filepath.Join(s.dir, "adapters", name)
-		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "adapter.toml"), []byte(body), 0o644)
+	if err := writeAdapters(s.dir, adapters); err != nil {
+		t.Fatal(err)
 	}
 	tok := filepath.Join(s.dir, "operator-token")
 	os.WriteFile(tok, []byte(storyToken+"\n"), 0o600)
 	s.cfg = filepath.Join(s.dir, "ironworks.toml")
-	os.WriteFile(s.cfg, []byte(fmt.Sprintf(`state_dir = "state"
-adapters = ["adapters/merkletree", "adapters/rust-fil-proofs"]
-[components.merkletree]
-repo = %q
-[components.rust-fil-proofs]
-repo = %q
-[web]
+	os.WriteFile(s.cfg, []byte(demoComponents(s.up.URL(), s.down.URL())+fmt.Sprintf(`[web]
 operator_token_file = %q
 [engine]
 poll_interval = "300ms"
-`, s.up.URL(), down.URL(), tok)), 0o644)
+`, tok)), 0o644)
 	return s
 }
 
@@ -143,12 +135,33 @@ func (s *truthStory) headRun() *store.Run {
 }
 
 // The story from the terminal: green, an API break in the 5th of 8 upstream
-// commits, the culprit found. The last line of run --once, status (text and
-// JSON) and logs say the verdict word, the culprit commit with its subject
-// and author, the range and the probes, and where the logs are.
+// commits, the culprit found, the fix. The last line of run --once, status
+// (text and JSON) and logs say the verdict word, the culprit commit with its
+// subject and author, the range and the probes, and where the logs are; after
+// the fix they say green.
 func TestStoryCulpritInRunStatusAndLogs(t *testing.T) {
 	s := newTruthStory(t)
-	s.storyToCulprit()
+	_, broken := s.storyToCulprit()
+
+	// The fix: run --once ends green, status says so for the head and no
+	// longer names a culprit, logs reads the fixed run's job.
+	s.up.Commit("restore leaf_count", map[string]string{"src/lib.rs": fixture.UpstreamLib})
+	code, out, errOut := s.coordinator("run", "--once")
+	if code != exitOK || !strings.Contains(lastLine(out), "every gate passed") {
+		t.Fatalf("pass after the fix: exit %d, last line %q\n%s", code, lastLine(out), errOut)
+	}
+	fixed := s.headRun()
+	if fixed.Verdict != store.VerdictGreen || fixed.ID == broken.ID {
+		t.Fatalf("head run after the fix: %d %s, want a new green run", fixed.ID, fixed.Verdict)
+	}
+	code, text, errOut := s.coordinator("status", "--limit", "1")
+	if code != exitOK || !strings.Contains(text, "forge=green") || strings.Contains(text, "culprit:") {
+		t.Errorf("status after the fix: exit %d, want forge=green and no culprit:\n%s%s", code, text, errOut)
+	}
+	code, logText, errOut := s.coordinator("logs", fmt.Sprint(fixed.ID), "rust-fil-proofs:build")
+	if code != exitOK || strings.Contains(logText, "leaf_count") || !strings.Contains(logText, "Finished") {
+		t.Errorf("logs of the fixed build: exit %d, want cargo's Finished and no complaint about leaf_count:\n%s%s", code, logText, errOut)
+	}
 }
 
 // storyToCulprit plays green and the break through run --once and checks
@@ -312,59 +325,77 @@ func (s *truthStory) storyToCulprit() (culprit string, run *store.Run) {
 	return culprit, run
 }
 
-// The story in headless Chromium: after the break the dashboard says
-// incompatible (never green), the candidate page names the culprit, the
-// compatibility view shows the failing pairs from the culprit on; every page
-// fits 390 px; the fix turns the dashboard green by itself.
+// The story in headless Chromium, played by serve while the dashboard stays
+// open: green; an API break in the 5th of 8 upstream commits, after which
+// the dashboard says incompatible and is never green again (not for a
+// bisection probe, not for the old run) until the fix's own run is green;
+// the candidate page names the culprit, the compatibility view shows the
+// failing pairs from the culprit on; every page fits 390 px. Screenshots at
+// 1400 and 390 px.
 func TestStoryBrowserCulpritCompatAndSmallScreens(t *testing.T) {
 	s := newTruthStory(t)
-	culprit, run := s.storyToCulprit()
 	base, _ := startServe(t, s.bin, s.dir, s.cfg)
 	ctx := storyBrowser(t)
 	shots := screenshotDir(t)
 
+	// The dashboard tab records every state its forge cell of
+	// rust-fil-proofs shows, as the page updates itself.
 	rfp := chromedp.CSS(`tr[data-target="rust-fil-proofs/master"] td[data-stage="forge"]`)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/"), chromedp.WaitVisible(rfp)); err != nil {
 		t.Fatal(err)
 	}
-	status := run1(t, ctx, chromedp.AttributeValue(rfp, "data-status")).Value
-	text := run1(t, ctx, chromedp.Text(rfp))
-	if status != "red" || !strings.Contains(text, "incompatible") {
-		t.Errorf("dashboard rust-fil-proofs forge = %s %q, want red incompatible", status, text)
+	run1(t, ctx, chromedp.Evaluate[bool](cellRecorder))
+	green := s.waitHeadRun()
+	if green.Verdict != store.VerdictGreen {
+		t.Fatalf("first head run %d: %s, want green", green.ID, green.Verdict)
+	}
+	waitCell(t, ctx, "green", green.ID)
+	saveShot(t, ctx, shots, "story-green-1400.png")
+
+	culprit, _, commits := s.breakInFifthOfEight()
+	run := s.waitHeadRun()
+	if run.Verdict != store.VerdictIncompatible || run.Detail["culprit"] == nil {
+		t.Fatalf("head run %d after the break: %s %v, want incompatible with a culprit", run.ID, run.Verdict, run.Detail)
+	}
+	waitCell(t, ctx, "red", run.ID)
+	if text := run1(t, ctx, chromedp.Text(rfp)); !strings.Contains(text, "incompatible") {
+		t.Errorf("dashboard rust-fil-proofs forge = %q, want incompatible", text)
 	}
 	saveShot(t, ctx, shots, "story-dashboard-1400.png")
 
+	// The other pages, in a second tab.
+	pctx, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
 	page := fmt.Sprintf("%s/candidates/%s", base, run.Candidate)
-	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(".explain .culprit"))); err != nil {
+	if err := chromedp.Do(pctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(".explain .culprit"))); err != nil {
 		t.Fatal(err)
 	}
-	c := run1(t, ctx, chromedp.Text(chromedp.CSS(fmt.Sprintf("#run-%d .explain", run.ID))))
+	c := run1(t, pctx, chromedp.Text(chromedp.CSS(fmt.Sprintf("#run-%d .explain", run.ID))))
 	for _, want := range []string{"incompatible", store.ShortRev(culprit), "rename leaf_count to leaves_of", "Fixture Author", "8 commit(s) since the last compatible pair", "← culprit"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("candidate page explanation lacks %q:\n%s", want, c)
 		}
 	}
 	// Jobs in pipeline order, not alphabetical: audit needs test needs build.
-	order := run1(t, ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("#run-%d tr[data-job]")).map(tr => tr.dataset.job)`, run.ID)))
+	order := run1(t, pctx, chromedp.Evaluate[[]string](fmt.Sprintf(`Array.from(document.querySelectorAll("#run-%d tr[data-job]")).map(tr => tr.dataset.job)`, run.ID)))
 	if strings.Join(order, " ") != "merkletree:build merkletree:test merkletree:audit rust-fil-proofs:build rust-fil-proofs:test" {
 		t.Errorf("jobs listed as %v, want pipeline order", order)
 	}
-	revs := run1(t, ctx, chromedp.Text(chromedp.CSS("#revisions")))
+	revs := run1(t, pctx, chromedp.Text(chromedp.CSS("#revisions")))
 	if !strings.Contains(revs, "docs: note 8") || !strings.Contains(revs, "Fixture Author") {
 		t.Errorf("revisions lack commit subject and author:\n%s", revs)
 	}
-	saveShot(t, ctx, shots, "story-candidate-1400.png")
+	saveShot(t, pctx, shots, "story-candidate-1400.png")
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS(`section[data-pair="merkletree/rust-fil-proofs"]`))); err != nil {
+	if err := chromedp.Do(pctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS(`section[data-pair="merkletree/rust-fil-proofs"]`))); err != nil {
 		t.Fatal(err)
 	}
 	// Rows newest first; the downstream head column is the only one.
-	rows := run1(t, ctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('section[data-pair="merkletree/rust-fil-proofs"] tbody tr')).map(tr => ({rev: tr.dataset.rev, verdict: tr.querySelector("td").dataset.verdict}))`))
+	rows := run1(t, pctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('section[data-pair="merkletree/rust-fil-proofs"] tbody tr')).map(tr => ({rev: tr.dataset.rev, verdict: tr.querySelector("td").dataset.verdict}))`))
 	at := map[string]string{}
 	for _, r := range rows {
 		at[r["rev"]] = r["verdict"]
 	}
-	commits := s.upCommits()
 	// Every pair built from the culprit on failed (a commit bisection
 	// skipped is shown as not built); the culprit, the head and the commit
 	// before the culprit were built.
@@ -378,11 +409,11 @@ func TestStoryBrowserCulpritCompatAndSmallScreens(t *testing.T) {
 			t.Errorf("compat view: the commit before the culprit = %q, want green", at[rev])
 		}
 	}
-	since := run1(t, ctx, chromedp.Text(chromedp.CSS("#broken-merkletree-rust-fil-proofs")))
+	since := run1(t, pctx, chromedp.Text(chromedp.CSS("#broken-merkletree-rust-fil-proofs")))
 	if !strings.Contains(since, "since "+store.ShortRev(culprit)) || !strings.Contains(since, "rename leaf_count to leaves_of") || !strings.Contains(since, "last compatible "+store.ShortRev(commits[3])) {
 		t.Errorf("compat view summary = %q, want broken since the culprit, last compatible the commit before", since)
 	}
-	saveShot(t, ctx, shots, "story-compat-1400.png")
+	saveShot(t, pctx, shots, "story-compat-1400.png")
 
 	// 390 px: no page is wider than the window.
 	pages := map[string]string{
@@ -390,57 +421,113 @@ func TestStoryBrowserCulpritCompatAndSmallScreens(t *testing.T) {
 		"job": fmt.Sprintf("%s/runs/%d/jobs/rust-fil-proofs:build", base, run.ID), "login": base + "/login",
 	}
 	for name, u := range pages {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		if err := chromedp.Do(pctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatal(err)
 		}
-		w := run1(t, ctx, chromedp.Evaluate[struct{ Scroll, Inner int }](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth})`))
-		if w.Scroll > w.Inner {
+		w := run1(t, pctx, chromedp.Evaluate[struct{ Scroll, Inner int }](`({Scroll: document.documentElement.scrollWidth, Inner: window.innerWidth})`))
+		if w.Inner != 390 || w.Scroll > w.Inner {
 			t.Errorf("%s page at 390 px is %d px wide (window %d)", name, w.Scroll, w.Inner)
 		}
-		saveShot(t, ctx, shots, "story-"+name+"-390.png")
+		saveShot(t, pctx, shots, "story-"+name+"-390.png")
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/history"), chromedp.WaitVisible(chromedp.CSS("#history"))); err != nil {
+	if err := chromedp.Do(pctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/history"), chromedp.WaitVisible(chromedp.CSS("#history"))); err != nil {
 		t.Fatal(err)
 	}
-	hist := run1(t, ctx, chromedp.Text(chromedp.CSS("#history")))
+	hist := run1(t, pctx, chromedp.Text(chromedp.CSS("#history")))
 	if !strings.Contains(hist, "culprit "+store.ShortRev(culprit)) || !strings.Contains(hist, "merkletree@") {
 		t.Errorf("history lacks the culprit or readable candidates:\n%s", hist)
 	}
 
-	// The fix: the dashboard, left open, turns green by itself, and was
-	// never green while the head was incompatible.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(rfp)); err != nil {
-		t.Fatal(err)
-	}
+	// The fix: the dashboard, open all along, turns green by itself.
 	fix := s.up.Commit("restore leaf_count", map[string]string{"src/lib.rs": fixture.UpstreamLib})
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatal("dashboard never turned green after the fix")
+	fixed := s.waitHeadRun()
+	if fixed.Verdict != store.VerdictGreen {
+		t.Fatalf("head run %d after the fix: %s, want green", fixed.ID, fixed.Verdict)
+	}
+	waitCell(t, ctx, "green", fixed.ID)
+	saveShot(t, ctx, shots, "story-fixed-1400.png")
+	// From the first time it said incompatible until the fix's run, the
+	// cell was never green.
+	seen := run1(t, ctx, chromedp.Evaluate[[]cellState](`window.seenCells`))
+	broken := -1
+	for i, c := range seen {
+		if broken < 0 && c.Status == "red" && strings.Contains(c.Text, "incompatible") {
+			broken = i
 		}
-		cell := run1(t, ctx, chromedp.Evaluate[struct{ Status, Run string }](`(() => { const td = document.querySelector('tr[data-target="rust-fil-proofs/master"] td[data-stage="forge"]'); const a = td.querySelector("a"); return {Status: td.dataset.status, Run: a ? a.getAttribute("href") : ""}; })()`))
-		if cell.Status == "green" {
-			if strings.HasSuffix(cell.Run, fmt.Sprintf("#run-%d", run.ID)) {
-				t.Errorf("dashboard green on the incompatible run %d", run.ID)
-			}
+		if broken >= 0 && c.Status == "green" && !strings.HasSuffix(c.Href, fmt.Sprintf("#run-%d", fixed.ID)) {
+			t.Errorf("dashboard green (%s) while rust-fil-proofs was incompatible; the cell's states: %+v", c.Href, seen)
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	saveShot(t, ctx, shots, "story-fixed-1400.png")
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS("section.pair"))); err != nil {
+	if broken < 0 {
+		t.Errorf("the open dashboard never said incompatible by itself; the cell's states: %+v", seen)
+	}
+	if err := chromedp.Do(pctx, chromedp.Navigate(base+"/compat"), chromedp.WaitVisible(chromedp.CSS("section.pair"))); err != nil {
 		t.Fatal(err)
 	}
-	fixVerdict := run1(t, ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-rev="%s"] td[data-verdict]').dataset.verdict`, fix)))
+	fixVerdict := run1(t, pctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-rev="%s"] td[data-verdict]').dataset.verdict`, fix)))
 	if fixVerdict != store.VerdictGreen {
 		t.Errorf("compat view: the fix %s = %q, want green", store.ShortRev(fix), fixVerdict)
 	}
 }
 
-// upCommits lists the upstream's eight story commits, oldest first.
-func (s *truthStory) upCommits() []string {
-	out := strings.Fields(s.up.Git("log", "--format=%H", "--reverse", "-n", "8"))
-	return out
+// cellRecorder keeps in window.seenCells every state the dashboard's forge
+// cell of rust-fil-proofs shows, as the page updates itself.
+const cellRecorder = `(() => {
+  window.seenCells = [];
+  const rec = () => {
+    const td = document.querySelector('tr[data-target="rust-fil-proofs/master"] td[data-stage="forge"]');
+    if (!td) return;
+    const a = td.querySelector("a");
+    const c = {Status: td.dataset.status, Text: td.textContent.trim(), Href: a ? a.getAttribute("href") : ""};
+    const l = window.seenCells[window.seenCells.length - 1];
+    if (!l || l.Status !== c.Status || l.Text !== c.Text || l.Href !== c.Href) window.seenCells.push(c);
+  };
+  rec();
+  new MutationObserver(rec).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  return true;
+})()`
+
+type cellState struct{ Status, Text, Href string }
+
+// waitCell waits until the open dashboard's forge cell of rust-fil-proofs
+// shows status for run id, by itself.
+func waitCell(t *testing.T, ctx context.Context, status string, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		seen := run1(t, ctx, chromedp.Evaluate[[]cellState](`window.seenCells`))
+		if n := len(seen); n > 0 && seen[n-1].Status == status && strings.HasSuffix(seen[n-1].Href, fmt.Sprintf("#run-%d", id)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard never showed run %d %s by itself; the cell's states: %+v", id, status, seen)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitHeadRun waits until the forge run of the candidate of both branches'
+// heads is done (its bisection included) and returns it.
+func (s *truthStory) waitHeadRun() *store.Run {
+	s.t.Helper()
+	id := store.CandidateID(map[string]store.Revision{"merkletree": {Rev: s.up.Head()}, "rust-fil-proofs": {Rev: s.down.Head()}})
+	st := s.open()
+	defer st.Close()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		runs, err := st.Runs(context.Background(), store.RunFilter{Candidate: id, Stage: "forge", Kind: "stage", Limit: 1})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if len(runs) > 0 && runs[0].State == store.RunDone {
+			return runs[0]
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the forge run of head candidate %s never finished", id)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func storyBrowser(t *testing.T) context.Context {

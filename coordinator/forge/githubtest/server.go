@@ -80,6 +80,7 @@ type fault struct {
 	status int
 	match  string
 	lose   bool // the request takes effect; only its answer is replaced
+	drop   bool // the connection is closed before any effect or answer
 }
 
 // Server is the fake GitHub.
@@ -135,6 +136,15 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 		token := s.Token
 		lose := s.loseAnswer(pattern)
 		s.mu.Unlock()
+		if f != nil && f.drop {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler) // closes the connection all the same
+		}
 		if f != nil && f.lose {
 			// As when a proxy times out after GitHub acted: the effect
 			// happens, the client sees a 502 (observed behaviour of
@@ -197,6 +207,15 @@ func (s *Server) LoseNext(n int, match string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{n: n, status: http.StatusBadGateway, match: match, lose: true})
+}
+
+// DropNext closes the connection of the next n requests whose pattern
+// contains match before they take effect, as a connection lost in transit
+// looks to the client (no answer at all).
+func (s *Server) DropNext(n int, match string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{n: n, match: match, drop: true})
 }
 
 // Count returns how many requests reached pattern.

@@ -49,6 +49,36 @@ runPhase() {
   fi
 }
 
+# substituteInPlace FILE... --replace-fail OLD NEW | --replace-warn OLD NEW ...
+# (pkgs/stdenv/generic/setup.sh: substitute, substituteInPlace): every occurrence of OLD
+# becomes NEW; OLD matching nothing is an error with --replace-fail, a warning with
+# --replace-warn. Only these two operators: the double refuses what it does not mirror.
+substituteInPlace() {
+  local files=() f
+  while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do files+=("$1"); shift; done
+  for f in "${files[@]}"; do
+    local content args=("$@") op old new
+    content=$(cat "$f"; printf x); content=${content%x}
+    while [ ${#args[@]} -gt 0 ]; do
+      op=${args[0]}
+      case "$op" in
+        --replace-fail|--replace-warn) ;;
+        *) echo "substitute: ERROR: the stand-in knows no operator $op" >&2; return 1 ;;
+      esac
+      [ ${#args[@]} -ge 3 ] || { echo "substitute: ERROR: $op needs two arguments" >&2; return 1; }
+      old=${args[1]} new=${args[2]} args=("${args[@]:3}")
+      if [[ "$content" != *"$old"* ]]; then
+        if [ "$op" = --replace-fail ]; then
+          echo "substitute: ERROR: pattern '$old' doesn't match anything in file '$f'" >&2; return 1
+        fi
+        echo "substitute: WARNING: pattern '$old' doesn't match anything in file '$f'" >&2
+      fi
+      content=${content//"$old"/"$new"}
+    done
+    printf '%s' "$content" > "$f"
+  done
+}
+
 default_unpackPhase() {
   runHook preUnpack
   if [ -z "${src-}" ]; then
