@@ -11,8 +11,20 @@
   outputs = { self, nixpkgs, rust-overlay }:
     let
       lib = nixpkgs.lib;
-      # The package set every job builds with: nixpkgs plus rust-overlay's rust-bin.
-      pkgsFor = system: import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ]; };
+      # The package set every job builds with: nixpkgs plus rust-overlay's rust-bin, with
+      # CUDA on for the GPU jobs (docs/nix.md, "GPU jobs"): cudaSupport, and the CUDA
+      # licence (lib/licenses.nix: nvidiaCuda, nvidiaCudaRedist, "CUDA EULA") as the only
+      # unfree one accepted.
+      pkgsFor = system: import nixpkgs {
+        inherit system;
+        overlays = [ rust-overlay.overlays.default ];
+        config = {
+          cudaSupport = true;
+          allowUnfreePredicate = pkg:
+            let l = pkg.meta.license or [ ]; in
+            builtins.all (x: x.free or true || x.shortName or "" == "CUDA EULA") (if builtins.isList l then l else [ l ]);
+        };
+      };
       ironworks = import ./nix/lib { inherit lib; };
       systems = [ "x86_64-linux" ];
 

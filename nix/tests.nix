@@ -37,6 +37,30 @@ let
       expected = "[patch.crates-io]\nmerkletree = { git = \"https://example.org/m\", rev = \"abc\" }\n";
     };
     testPatchNone = { expr = ironworks.cargoPatchConfig [ ]; expected = ""; };
+
+    # adapter commands as buildRustPackage's arguments (nix/lib/rust.nix, cargoArgs)
+    testCargoArgsBuild = {
+      expr = ironworks.cargoArgs "cargo build --workspace --no-default-features --features cuda-supraseal";
+      expected = { sub = "build"; attrs = { buildType = "debug"; buildNoDefaultFeatures = true; buildFeatures = [ "cuda-supraseal" ]; cargoBuildFlags = [ "--workspace" ]; doCheck = false; }; };
+    };
+    testCargoArgsTest = {
+      expr = ironworks.cargoArgs "cargo test --features big-tests --release test_seal -- --nocapture --test-threads=1";
+      expected = { sub = "test"; attrs = { buildType = "release"; buildNoDefaultFeatures = false; buildFeatures = [ "big-tests" ]; dontCargoBuild = true; cargoTestFlags = [ "test_seal" ]; checkFlags = [ "--nocapture" ]; dontUseCargoParallelTests = true; }; };
+    };
+    testCargoArgsProfileOffline = {
+      expr = (ironworks.cargoArgs "cargo build --offline --profile=bench -F a,b -p x").attrs;
+      expected = { buildType = "bench"; buildNoDefaultFeatures = false; buildFeatures = [ "a" "b" ]; cargoBuildFlags = [ "-p" "x" ]; doCheck = false; };
+    };
+    testCargoArgsOther = {
+      expr = map ironworks.cargoArgs [
+        "cargo fmt --all -- --check" "cargo clippy --workspace -- -D warnings" "cargo rustdoc -- -D warnings"
+        "cargo build -j 4" "cargo build --target wasm32-unknown-unknown" "cargo test -- --test-threads=4"
+        "cargo build && cargo test" "RUSTFLAGS=x cargo build" "cargo +nightly build" "cargo test --features \"a b\""
+        "cargo build -- x" "cargo bench --no-run"
+      ];
+      expected = [ null null null null null null null null null null null null ];
+    };
+    testCudaJob = { expr = map ironworks.cudaJob [ { requires = [ "gpu" ]; } { requires = [ "big-memory" ]; } ]; expected = [ true false ]; };
     testUnimplementedMarker = {
       expr = (ironworks.unimplemented { inherit pkgs; stage = "temper"; component = "x"; }).meta.ironworks.unimplemented;
       expected = true;

@@ -27,7 +27,7 @@ in
   inherit (schema) adapterProblems parseDurationNs cronProblems;
   inherit (adapter) readAdapter normalizeJob parseDuration jobsInStage benchesInStage;
   inherit (locks) readLock lockPath componentSource cargoLockFor missingCargoLock checkRev selectedStages;
-  inherit (rust) mkCargoJob mkCargoTarget mkCargoAdapter mkBenchRunner cargoPatchConfig filecoinParams paramsEnv cargoTools;
+  inherit (rust) mkCargoJob mkCargoTarget mkCargoAdapter mkBenchRunner cargoPatchConfig filecoinParams paramsEnv cargoTools cargoArgs cudaJob;
   inherit (toolchain) toolchainFile rustPlatformFor;
   inherit (project) mkComponent mkStage mkProject;
 }

@@ -6,7 +6,7 @@ rec {
   #   { pkgs, lib, ironworks, component }
   # where `component` = { name, adapter (adapter.toml as data), entry (its lock entry),
   # src, rev, shortRev, repo, isPath, cargoLockFile, upstreams, upstreamJobs,
-  # rustPlatform, toolchainPin (toolchain.nix) }.
+  # rustPlatform, rustPlatformOn, toolchainPin (toolchain.nix) }.
   # default.nix returns { jobs = { <job> = drv; }; benches ? { <name> = drv; } }.
   # `components` is the (lazy) set of every component of the same lock, so upstream
   # jobs and revisions resolve without any ordering.
@@ -22,7 +22,7 @@ rec {
       component = {
         inherit name entry src rev;
         # the rustPlatform its jobs build with, and the toolchain version it pins (or null)
-        inherit (platform) rustPlatform;
+        inherit (platform) rustPlatform rustPlatformOn;
         toolchainPin = platform.pin;
         adapter = a;
         shortRev = builtins.substring 0 12 rev;

@@ -89,6 +89,88 @@ rec {
   # every other job (tests, clippy, fmt, rustdoc, benches) runs in checkPhase.
   isBuildCommand = command: builtins.match "[[:space:]]*cargo[[:space:]]+build([[:space:]].*)?" command != null;
 
+  # cargoArgs command: an adapter.toml `cargo build` / `cargo test` command as the
+  # arguments of nixpkgs' buildRustPackage, whose hooks then run it
+  # (pkgs/build-support/rust/hooks/cargo-{build,check}-hook.sh):
+  #   --release, --profile P      buildType ("debug" without either)
+  #   --no-default-features       buildNoDefaultFeatures (checkNoDefaultFeatures follows)
+  #   --features/-F A,B           buildFeatures (checkFeatures follows)
+  #   other cargo flags, names    cargoBuildFlags (build) / cargoTestFlags (test)
+  #   after `--` (test)           checkFlags; --test-threads=1 is dontUseCargoParallelTests
+  # A test job sets dontCargoBuild: `cargo test` builds what it runs, and a separate
+  # `cargo build` first would compile the crate's non-test units in a cargo run of its own.
+  #   --offline, --frozen, --locked  dropped: the hooks pass --offline / --frozen
+  # Returns null for what the hooks cannot express: other subcommands (fmt, clippy,
+  # rustdoc, bench, tree), shell syntax (quotes, $, ;, &&, |, redirections), -j/--jobs,
+  # --target, --target-dir, --manifest-path, +toolchain, other --test-threads values,
+  # arguments after `--` of cargo build.
+  #
+  # Type: cargoArgs :: string -> null | { sub, attrs }
+  # Example: cargoArgs "cargo test --release -p a -- --nocapture"
+  #   => { sub = "test"; attrs = { buildType = "release"; dontCargoBuild = true; cargoTestFlags = [ "-p" "a" ]; checkFlags = [ "--nocapture" ]; ... }; }
+  cargoArgs = command:
+    let
+      tokens = lib.filter (t: builtins.isString t && t != "") (builtins.split "[[:space:]]+" command);
+      shell = builtins.match ".*[\"'$;&|<>`\\\\(){}*?].*" command != null;
+      sub = if builtins.length tokens >= 2 then builtins.elemAt tokens 1 else null;
+      refused = [ "-j" "--jobs" "--target" "--target-dir" "--manifest-path" ];
+      refusedEq = t: lib.any (r: lib.hasPrefix "${r}=" t) refused || builtins.match "-j[0-9]+" t != null;
+      dropped = [ "--offline" "--frozen" "--locked" ];
+      # walk the cargo arguments (before `--`)
+      walk = st: ts:
+        if ts == [ ] then st
+        else
+          let t = builtins.head ts; rest = builtins.tail ts; next = if rest == [ ] then null else builtins.head rest; rest2 = if rest == [ ] then [ ] else builtins.tail rest; in
+          if st.bad then st
+          else if t == "--" then st // { after = rest; }
+          else if lib.elem t refused || refusedEq t then st // { bad = true; }
+          else if lib.elem t dropped then walk st rest
+          else if t == "--release" || t == "-r" then walk (st // { buildType = "release"; }) rest
+          else if t == "--profile" then (if next == null then st // { bad = true; } else walk (st // { buildType = next; }) rest2)
+          else if lib.hasPrefix "--profile=" t then walk (st // { buildType = lib.removePrefix "--profile=" t; }) rest
+          else if t == "--no-default-features" then walk (st // { noDefault = true; }) rest
+          else if t == "--features" || t == "-F" then (if next == null then st // { bad = true; } else walk (st // { features = st.features ++ splitFeatures next; }) rest2)
+          else if lib.hasPrefix "--features=" t then walk (st // { features = st.features ++ splitFeatures (lib.removePrefix "--features=" t); }) rest
+          else walk (st // { flags = st.flags ++ [ t ]; }) rest;
+      splitFeatures = v: lib.filter (f: f != "") (lib.splitString "," v);
+      st = walk { bad = false; after = [ ]; buildType = "debug"; noDefault = false; features = [ ]; flags = [ ]; } (lib.drop 2 tokens);
+      threadsOne = lib.elem "--test-threads=1" st.after;
+      badThreads = lib.any (t: t == "--test-threads" || (lib.hasPrefix "--test-threads=" t && t != "--test-threads=1")) st.after;
+      common = {
+        inherit (st) buildType;
+        buildNoDefaultFeatures = st.noDefault;
+        buildFeatures = st.features;
+      };
+    in
+    if shell || builtins.length tokens < 2 || builtins.head tokens != "cargo" || st.bad then null
+    else if sub == "build" && st.after == [ ] then { inherit sub; attrs = common // { cargoBuildFlags = st.flags; doCheck = false; }; }
+    else if sub == "test" && !badThreads then {
+      inherit sub;
+      attrs = common // {
+        dontCargoBuild = true;
+        cargoTestFlags = st.flags;
+        checkFlags = lib.filter (t: t != "--test-threads=1") st.after;
+        dontUseCargoParallelTests = threadsOne;
+      };
+    }
+    else null;
+
+  # cudaJob job: whether a job builds against CUDA when pkgs.config.cudaSupport is on:
+  # the jobs that run on GPU builders (requires = [ "gpu" ]).
+  cudaJob = job: lib.elem "gpu" job.requires;
+
+  # cudaAttrs pkgs: what a CUDA job adds (pkgs/development/cuda-modules): nvcc, whose setup
+  # hook names cudaStdenv's compiler as nvcc's host compiler, and the CUDA runtime.
+  cudaAttrs = pkgs: attrs: {
+    nativeBuildInputs = (attrs.nativeBuildInputs or [ ]) ++ [ pkgs.cudaPackages.cuda_nvcc ];
+    buildInputs = (attrs.buildInputs or [ ]) ++ [ pkgs.cudaPackages.cuda_cudart ];
+  };
+
+  # cudaStdenv pkgs: the stdenv CUDA jobs build with: the gcc nvcc supports
+  # (cudaPackages.cudaStdenv; backendStdenv in older nixpkgs), as nixpkgs' CUDA packages do
+  # (doc/languages-frameworks/cuda.section.md, "effectiveStdenv").
+  cudaStdenv = pkgs: pkgs.cudaPackages.cudaStdenv or pkgs.cudaPackages.backendStdenv;
+
   # mkCargoJob { pkgs, component, job, needs, attrs }: one adapter.toml job as a
   # rustPlatform.buildRustPackage derivation.
   #   component  the record mkComponent passes to default.nix (src, rev, cargoLockFile, ...)
@@ -99,9 +181,16 @@ rec {
   #   attrs      extra buildRustPackage attributes (nativeBuildInputs, buildInputs, ...)
   #   features   builder features beyond adapter.toml's `requires` (filecoin-params)
   #   target     the component's shared build (mkCargoTarget), or null
-  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ], target ? null }:
+  #   cuda       build against CUDA when pkgs.config.cudaSupport is on (default: cudaJob)
+  # A `cargo build`/`cargo test` command becomes buildRustPackage's own arguments
+  # (cargoArgs) and runs in its hooks; any other command (fmt, clippy, rustdoc, bench,
+  # tree) replaces checkPhase, as nixpkgs has no hook for it.
+  mkCargoJob = { pkgs, component, job, needs ? [ ], attrs ? { }, features ? [ ], target ? null, cuda ? cudaJob job }:
     let
+      args = cargoArgs job.command;
       build = isBuildCommand job.command;
+      withCuda = cuda && (pkgs.config.cudaSupport or false);
+      platform = if withCuda then component.rustPlatformOn (cudaStdenv pkgs) else component.rustPlatform;
       # cargo starts from the component's shared build (mkCargoTarget): what it built with
       # the same flags is fresh (store mtimes and /build paths are the same in every job)
       reuse = lib.optionalString (target != null) ''
@@ -124,6 +213,16 @@ rec {
         timeout = job.timeout;
       };
       featureAttrs = lib.optionalAttrs (required != [ ]) { requiredSystemFeatures = required; };
+      # the command as the hooks' arguments, or (nixpkgs has no hook for it) as a phase
+      phases =
+        if args != null then args.attrs
+        else if build then { buildPhase = "runHook preBuild\n" + run + "runHook postBuild\n"; doCheck = false; dontCargoInstall = true; }
+        else { dontCargoBuild = true; checkPhase = "runHook preCheck\n" + run + "runHook postCheck\n"; dontCargoInstall = true; };
+      # a job that does not run cargoBuildHook (tests, commands in a phase of their own)
+      # still sees the release profile the hook exports (stdenv strips, not cargo), so its
+      # release and bench units match the shared build's and stay fresh
+      stripEnv = lib.optionalAttrs (target != null && !(args != null && args.sub == "build")) { CARGO_PROFILE_RELEASE_STRIP = "false"; };
+      inputs = if withCuda then cudaAttrs pkgs attrs else { };
     in
     if component.cargoLockFile == null then
       pkgs.runCommand "${component.name}-${job.name}-${component.shortRev}-no-cargo-lock"
@@ -132,61 +231,57 @@ rec {
         exit 1
       ''
     else
-    component.rustPlatform.buildRustPackage (attrs // {
+    platform.buildRustPackage (attrs // inputs // phases // {
       inherit passthru meta;
       pname = "${component.name}-${job.name}";
       version = component.shortRev;
       inherit (component) src;
       # a pinned toolchain brings its own clippy and rustfmt (its profile's components)
-      nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (attrs.nativeBuildInputs or [ ]);
+      nativeBuildInputs = lib.optionals (component.toolchainPin == null) (cargoTools pkgs job.command) ++ (inputs.nativeBuildInputs or attrs.nativeBuildInputs or [ ]);
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
       postPatch = cargoPrepare component + reuse + (attrs.postPatch or "");
-      # buildRustPackage's hooks pass -j $NIX_BUILD_CORES; adapter commands get it this way
-      preConfigure = "export CARGO_BUILD_JOBS=$NIX_BUILD_CORES\n" + (attrs.preConfigure or "");
-      env = job.env // jobEnv component // paramsEnv required;
+      # phases of our own keep buildRustPackage's -j this way
+      preConfigure = lib.optionalString (args == null) "export CARGO_BUILD_JOBS=$NIX_BUILD_CORES\n" + (attrs.preConfigure or "");
+      env = job.env // jobEnv component // paramsEnv required // stripEnv;
       ironworksNeeds = needs;
-      dontBuild = !build;
-      buildPhase = "runHook preBuild\n" + run + "runHook postBuild\n";
-      doCheck = !build;
-      checkPhase = "runHook preCheck\n" + run + "runHook postCheck\n";
-      installPhase = ''
-        runHook preInstall
+      # the job's record and Hydra's build products (what the release manifest lists with
+      # its sha256), next to the executables cargoInstallHook installed; a `cargo build`
+      # run in a phase of its own installs target/release's
+      postInstall = ''
         mkdir -p $out/bin $out/nix-support
+      '' + lib.optionalString (args == null && build) ''
         for d in target/release target/*/release; do
           [ -d "$d" ] && find "$d" -maxdepth 1 -type f -executable -exec cp {} $out/bin/ \;
         done
+      '' + ''
         echo ${lib.escapeShellArg (builtins.toJSON { inherit (component) name rev; job = job.name; command = job.command; })} > $out/ironworks-job.json
-        # Hydra's build products: what the release manifest lists with its sha256.
         for f in $out/bin/* $out/ironworks-job.json; do
           if [ -f "$f" ]; then echo "file binary-dist $f" >> $out/nix-support/hydra-build-products; fi
         done
-        runHook postInstall
-      '';
+      '' + (attrs.postInstall or "");
     } // featureAttrs);
 
   # mkCargoTarget { pkgs, component, attrs }: ONE build of the component per candidate,
   # shared by its jobs (crane's buildDepsOnly idea, with buildRustPackage): the release
   # build of the whole workspace and its test targets, so that every dependency compiles
   # once; jobs start from its target/ (mkCargoJob's `target`) and cargo recompiles only
-  # what their flags change (features, profiles).
+  # what their flags change (features, profiles). Built by buildRustPackage's own hooks
+  # (cargoBuildFlags, cargoTestFlags with --no-run), so profile and environment are the
+  # jobs'; only its output, target/ itself, is ours (nixpkgs has no hook keeping it).
   #
   # Type: mkCargoTarget :: { pkgs, component, attrs ? { } } -> derivation
   mkCargoTarget = { pkgs, component, attrs ? { } }:
-    component.rustPlatform.buildRustPackage (attrs // {
+    component.rustPlatform.buildRustPackage (removeAttrs attrs [ "postInstall" ] // {
       pname = "${component.name}-target";
       version = component.shortRev;
       inherit (component) src;
       cargoLock = { lockFile = component.cargoLockFile; allowBuiltinFetchGit = true; };
       postPatch = cargoPrepare component + (attrs.postPatch or "");
       env = jobEnv component;
-      buildPhase = ''
-        runHook preBuild
-        cargo build -j $NIX_BUILD_CORES --offline --release --workspace --all-targets
-        cargo test -j $NIX_BUILD_CORES --offline --release --workspace --no-run
-        runHook postBuild
-      '';
-      doCheck = false;
-      installPhase = ''
+      cargoBuildFlags = [ "--workspace" "--all-targets" ];
+      cargoTestFlags = [ "--workspace" "--no-run" ];
+      dontCargoInstall = true;
+      postInstall = ''
         mkdir -p $out
         cp -pr target $out/target
       '';
@@ -215,6 +310,11 @@ rec {
         list) cat "$here/../share/ironworks/benches.json" ;;
         run)
           name="''${2-}"
+          # an unknown name is refused before anything is copied into the working directory
+          case "$name" in
+            ${lib.concatMapStringsSep "|" (b: lib.escapeShellArg b.name) benches}) ;;
+            *) echo "ironworks-bench: unknown bench '$name'" >&2; exit 2 ;;
+          esac
           cd "''${IRONWORKS_WORKDIR:-.}"
           ${lib.optionalString withSource ''
           # a folder of its own: a second run (or another component's runner) in the same
@@ -224,7 +324,6 @@ rec {
           ''}
           case "$name" in
           ${lib.concatStringsSep "" (map caseArm benches)}
-            *) echo "ironworks-bench: unknown bench '$name'" >&2; exit 2 ;;
           esac ;;
         *) echo "usage: ironworks-bench list | run NAME" >&2; exit 2 ;;
       esac
@@ -267,9 +366,10 @@ rec {
         (mkCargoJob {
           inherit pkgs component job target;
           needs = lib.optional (jobs ? build) jobs.build;
+          # tools for benches that run on GPUs build against CUDA (when cudaSupport is on)
+          cuda = lib.any cudaJob benchEntries;
           attrs = attrs // {
             postPatch = (attrs.postPatch or "") + b.postPatch;
-            # build the tools in buildPhase whatever the command looks like
             postInstall = ''
               for b in ${lib.escapeShellArgs b.bins}; do
                 test -x "$out/bin/$b" || { echo "ironworks: bench tool $b was not built" >&2; exit 1; }

@@ -18,7 +18,10 @@ rec {
   # included); a pin without rust-overlay in pkgs, or one the overlay does not have,
   # fails evaluation naming the component.
   #
-  # Type: rustPlatformFor :: { pkgs, name, src } -> { rustPlatform, pin }
+  # rustPlatformOn is the same platform on another stdenv (makeRustPlatform's `stdenv`), as
+  # CUDA jobs build on cudaPackages.cudaStdenv.
+  #
+  # Type: rustPlatformFor :: { pkgs, name, src } -> { rustPlatform, rustPlatformOn, pin }
   rustPlatformFor = { pkgs, name, src }:
     let
       file = toolchainFile src;
@@ -30,6 +33,14 @@ rec {
         else if attempt.success then attempt.value
         else throw "ironworks: ${name} pins Rust ${lib.replaceStrings [ "\n" ] [ " " ] (builtins.readFile file)}in ${where}, which this rust-overlay revision does not provide: update the rust-overlay input (nix flake lock --update-input rust-overlay)";
     in
-    if file == null then { rustPlatform = pkgs.rustPlatform; pin = null; }
-    else { rustPlatform = pkgs.makeRustPlatform { cargo = toolchain; rustc = toolchain; }; pin = toolchain.version; };
+    if file == null then {
+      rustPlatform = pkgs.rustPlatform;
+      rustPlatformOn = stdenv: pkgs.makeRustPlatform { inherit (pkgs) cargo rustc; inherit stdenv; };
+      pin = null;
+    }
+    else {
+      rustPlatform = pkgs.makeRustPlatform { cargo = toolchain; rustc = toolchain; };
+      rustPlatformOn = stdenv: pkgs.makeRustPlatform { cargo = toolchain; rustc = toolchain; inherit stdenv; };
+      pin = toolchain.version;
+    };
 }

@@ -22,6 +22,11 @@ let
     printf '%s' ${lib.escapeShellArg (lock "0.1.0")} > $out/Cargo.lock
   '';
   cargoLock.lockFile = builtins.toFile "Cargo.lock" (lock "0.1.0");
+  # a crate of version 0.2.0 with the lock of 0.1.0: cargo would rewrite the lock
+  stale = runCommand "standin-case-stale-src" { } ''
+    cp -r ${crate} $out && chmod -R u+w $out
+    sed -i 's/^version = "0.1.0"/version = "0.2.0"/' $out/Cargo.toml
+  '';
   job = name: command: rustPlatform.buildRustPackage {
     pname = "standin-case-${name}";
     version = "0";
@@ -78,6 +83,25 @@ in
       if (exec 3<>/dev/tcp/127.0.0.1/${toString port}) 2>/dev/null; then touch $out; else echo "standin-case: no network in the sandbox"; exit 1; fi
     '';
     expect = "standin-case: no network in the sandbox";
+  };
+  # stdenv/generic/check-meta.nix: CUDA is unfree; without allowUnfree it does not evaluate
+  cuda-is-unfree = { drv = pkgs.cudaPackages.cuda_nvcc; expect = "has an unfree license (‘CUDA EULA’), refusing to evaluate"; eval = true; };
+  # top-level/aliases.nix: gcc12 and its stdenv were removed from nixpkgs (2025-08-08)
+  gcc12-removed = { drv = pkgs.gcc12Stdenv.mkDerivation { name = "c"; }; expect = "gcc12Stdenv has been removed from Nixpkgs"; eval = true; };
+  # cc-wrapper/setup-hook.sh: the stdenv's CC/CXX win over a derivation's own
+  cc-wrapper-sets-cc = {
+    drv = runCommand "standin-case-cc" { CC = "gcc-12"; } ''
+      if [ "$CC" = gcc-12 ]; then touch $out; else echo "standin-case: CC is $CC"; exit 1; fi
+    '';
+    expect = "standin-case: CC is gcc";
+  };
+  # hooks/cargo-check-hook.sh: cargo test --frozen, so a Cargo.lock cargo would rewrite fails
+  check-hook-frozen = {
+    drv = rustPlatform.buildRustPackage {
+      pname = "c"; version = "0"; src = stale; dontCargoBuild = true; dontCargoInstall = true; installPhase = "touch $out";
+      cargoLock.lockFile = builtins.toFile "Cargo.lock" (lock "0.1.0");
+    };
+    expect = "because --frozen was passed";
   };
   # go/module.nix: goModules is fixed-output, its hash is vendorHash
   vendor-hash-checked = {

@@ -38,6 +38,7 @@ let
       in lf <= ls && substring (ls - lf) lf str == suf;
     removePrefix = pref: str: if hasPrefix pref str then substring (stringLength pref) (-1) str else str;
     concatLists = b.concatLists;
+    drop = n: l: let k = length l - n; in if k <= 0 then [ ] else genList (i: b.elemAt l (i + n)) k;
     zipListsWith = f: fst: snd: genList (n: f (b.elemAt fst n) (b.elemAt snd n)) (if length fst < length snd then length fst else length snd);
     toLower = replaceStrings
       [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ]

@@ -20,7 +20,7 @@ let
         args = [ "-e" ./setup.sh ];
         doCheck = flag "doCheck" false;
         dontBuild = flag "dontBuild" false;
-      } // (if attrs.standinBoot or null != null then { } else { standinCommonPath = commonPath; });
+      } // (if attrs.standinBoot or null != null then { } else { standinCommonPath = commonPath; standinCC = attrs.standinCC or defaultCC; });
       drv = derivation drvAttrs;
     in
     drv // (attrs.passthru or { }) // {
@@ -53,6 +53,107 @@ let
       mkdir -p $out/bin
       for t in $tools; do ln -s "''${t#*=}" "$out/bin/''${t%%=*}"; done
     '';
+  };
+
+  # The C compiler of a stdenv (pkgs/build-support/cc-wrapper): gcc, g++, cc, c++ on PATH,
+  # and a setup hook exporting CC=gcc, CXX=g++ (cc-wrapper/setup-hook.sh), which wins over
+  # a derivation's own CC/CXX. The host's compiler stands in for every gcc version; the
+  # version is the one the double claims (only attribute names and the exported names
+  # follow it).
+  mkCC = version: mkDerivation {
+    name = "standin-gcc-wrapper-${version}";
+    standinBoot = host.bootPath;
+    passthru = { inherit version; isGNU = true; };
+    gcc = host.commonPath.gcc;
+    gxx = host.commonPath."g++";
+    buildCommand = ''
+      mkdir -p $out/bin $out/nix-support
+      ln -s "$gcc" $out/bin/gcc; ln -s "$gcc" $out/bin/cc
+      ln -s "$gxx" $out/bin/g++; ln -s "$gxx" $out/bin/c++
+      printf 'export NIX_CC=%s\nexport CC=gcc\nexport CXX=g++\n' "$out" > $out/nix-support/setup-hook
+    '';
+  } // { version = version; };
+  defaultCC = mkCC host.cc.version;
+
+  # stdenv (pkgs/stdenv/generic): mkDerivation with its cc. overrideCC stdenv cc
+  # (pkgs/stdenv/adapters.nix) gives the same stdenv with another compiler, as
+  # gcc<N>Stdenv are made in pkgs/top-level/all-packages.nix.
+  mkStdenv = cc: {
+    inherit cc;
+    mkDerivation = attrs: mkDerivation ({ standinCC = cc; } // attrs);
+    hostPlatform.system = system;
+    buildPlatform.system = system;
+  };
+  defaultStdenv = mkStdenv defaultCC;
+  overrideCC = _stdenv: cc: mkStdenv cc;
+
+  # unfree (pkgs/stdenv/generic/check-meta.nix): a package whose license is not free
+  # cannot be evaluated (its drvPath and outPath throw) unless config.allowUnfree or
+  # config.allowUnfreePredicate allows it.
+  checkUnfree = pkg:
+    let
+      allowed = config.allowUnfree or false || (config.allowUnfreePredicate or (_: false)) pkg;
+      refuse = throw "Package ‘${pkg.name}’ in nixpkgs-standin/pkgs.nix has an unfree license (‘${pkg.meta.license.shortName}’), refusing to evaluate.";
+    in
+    if allowed then pkg else pkg // { drvPath = refuse; outPath = refuse; };
+
+  # cudaPackages (pkgs/development/cuda-modules/): the attributes the flake uses, as
+  # stand-ins. nvcc is a script that answers --version (there is no CUDA offline); its
+  # setup hook names the host compiler of cudaStdenv (CUDAHOSTCXX, NVCC_CCBIN) and
+  # CUDA_BIN_PATH as cuda_nvcc/setup-hook.sh does. cudaStdenv (backendStdenv in older
+  # nixpkgs) is gcc<N>Stdenv with N the newest gcc nvcc of cudaMajorMinorVersion supports
+  # (_cuda/db/bootstrap/nvcc.nix, nvccCompatibilities).
+  cudaPackages =
+    let
+      cudaMajorMinorVersion = "12.9";
+      nvccCompatibilities = { "12.2".gcc.maxMajorVersion = "12"; "12.8".gcc.maxMajorVersion = "14"; "12.9".gcc.maxMajorVersion = "14"; };
+      cudaStdenv = gccStdenvs."gcc${nvccCompatibilities.${cudaMajorMinorVersion}.gcc.maxMajorVersion}Stdenv";
+      license = { shortName = "CUDA EULA"; fullName = "CUDA Toolkit End User License Agreement (EULA)"; free = false; };
+      cudaPackage = pname: build: checkUnfree (mkDerivation ({
+        name = "${pname}-${cudaMajorMinorVersion}";
+        meta = { inherit license; };
+      } // build));
+      cuda_nvcc = cudaPackage "cuda_nvcc" {
+        hostCompiler = "${cudaStdenv.cc}/bin/g++";
+        buildCommand = ''
+          mkdir -p $out/bin $out/nix-support
+          cat > $out/bin/nvcc <<STANDIN
+          #!${host.shell}
+          case "\$1" in
+            --version) echo "nvcc: NVIDIA (R) Cuda compiler driver (nixpkgs-standin: no CUDA offline)"; echo "Cuda compilation tools, release ${cudaMajorMinorVersion}";;
+            *) echo "nixpkgs-standin: nvcc can only say its version offline" >&2; exit 1;;
+          esac
+          STANDIN
+          chmod +x $out/bin/nvcc
+          printf 'export CUDAHOSTCXX="''${CUDAHOSTCXX:-''${NVCC_CCBIN:-%s}}"\nexport NVCC_CCBIN="''${NVCC_CCBIN:-$CUDAHOSTCXX}"\nexport CUDA_BIN_PATH="''${CUDA_BIN_PATH:-%s/bin}"\n' "$hostCompiler" "$out" > $out/nix-support/setup-hook
+        '';
+      };
+      cuda_cudart = cudaPackage "cuda_cudart" {
+        buildCommand = ''
+          mkdir -p $out/lib $out/include
+          echo "stand-in for nixpkgs' cuda_cudart: the offline fixtures link no CUDA runtime" > $out/README
+        '';
+      };
+    in
+    {
+      inherit cudaMajorMinorVersion cudaStdenv cuda_nvcc cuda_cudart;
+      backendStdenv = cudaStdenv;
+      # cudaPackages.cudatoolkit (packages/cudatoolkit.nix): the splayed packages joined
+      cudatoolkit = cudaPackage "cuda-merged" {
+        paths = [ cuda_nvcc cuda_cudart ];
+        buildCommand = ''
+          mkdir -p $out
+          for p in $paths; do cp -rs --no-preserve=mode "$p"/. $out/; done
+        '';
+      };
+    };
+
+  # gcc<N>Stdenv (pkgs/top-level/all-packages.nix); gcc12Stdenv and older were removed
+  # from nixpkgs on 2025-08-08 and throw (pkgs/top-level/aliases.nix).
+  gccStdenvs = {
+    gcc13Stdenv = mkStdenv (mkCC "13");
+    gcc14Stdenv = mkStdenv (mkCC "14");
+    gcc12Stdenv = throw "gcc12Stdenv has been removed from Nixpkgs, as it is unmaintained and obsolete";
   };
 
   stubLibrary = name: runCommand "standin-stub-${name}" { } ''
@@ -88,7 +189,7 @@ let
     ${text}
   '';
 
-  rust = import ./rust.nix { inherit lib host hostTool mkDerivation runCommand jq; };
+  rust = import ./rust.nix { inherit lib host hostTool mkDerivation runCommand jq defaultStdenv; };
   go = import ./go.nix { inherit lib host hostTool mkDerivation; };
   jq = hostTool "jq" host.binDir [ "jq" ] { };
 
@@ -124,7 +225,9 @@ in
   # Not nixpkgs: what the rust-overlay double needs to make toolchains of the host's.
   standin = { mkRustToolchain = rust.mkToolchain; hostRustVersion = host.rust.version; };
   inherit (go) go buildGoModule;
-  stdenv = { inherit mkDerivation; hostPlatform.system = system; buildPlatform.system = system; };
+  stdenv = defaultStdenv;
+  inherit overrideCC cudaPackages;
+  inherit (gccStdenvs) gcc13Stdenv gcc14Stdenv gcc12Stdenv;
   releaseTools = { inherit aggregate; };
   git = hostTool "git" host.binDir [ "git" ] { };
   # bubblewrap: the job sandbox the NixOS modules put on the services' PATH

@@ -2,7 +2,7 @@
 # The toolchains are the host's (host.json: one rustup toolchain standing in for every
 # version); what a toolchain's version decides, the double decides from the version it
 # claims (lockfile versions).
-{ lib, host, hostTool, mkDerivation, runCommand, jq }:
+{ lib, host, hostTool, mkDerivation, runCommand, jq, defaultStdenv }:
 rec {
   # mkToolchain { name, version, bins }: a toolchain package whose `cargo` refuses
   # Cargo.lock versions it is too old for, as cargo itself does (lockfile version 4 is
@@ -101,15 +101,39 @@ rec {
       done
     '';
 
-  # makeRustPlatform { cargo, rustc } (pkgs/development/compilers/rust/make-rust-platform.nix).
-  makeRustPlatform = { cargo, rustc }: {
+  # The build, check and install hooks (pkgs/build-support/rust/hooks/default.nix:
+  # makeSetupHook of cargo-{build,check,install}-hook.sh, the target substituted).
+  hook = name: file: runCommand "standin-${name}" { } ''
+    mkdir -p $out/nix-support
+    sed 's|@rustcTarget@|${rustcTarget}|g' ${file} > $out/nix-support/setup-hook
+  '';
+  # stdenv.hostPlatform.rust.rustcTargetSpec of x86_64-linux
+  rustcTarget = "x86_64-unknown-linux-gnu";
+  cargoBuildHook = hook "cargo-build-hook" ./cargo-build-hook.sh;
+  cargoCheckHook = hook "cargo-check-hook" ./cargo-check-hook.sh;
+  cargoInstallHook = hook "cargo-install-hook" ./cargo-install-hook.sh;
+
+  # makeRustPlatform { cargo, rustc, stdenv ? pkgs.stdenv }
+  # (pkgs/development/compilers/rust/make-rust-platform.nix): buildRustPackage and its
+  # hooks on the given stdenv.
+  makeRustPlatform = { cargo, rustc, stdenv ? defaultStdenv }: {
     rust = { inherit cargo rustc; };
-    inherit importCargoLock;
+    inherit importCargoLock cargoBuildHook cargoCheckHook cargoInstallHook cargoSetupHook;
     # buildRustPackage (pkgs/build-support/rust/build-rust-package/default.nix):
-    # cargoLock (importCargoLock) or cargoHash is required; inputs are the args' plus
-    # cargo, rustc and cargoSetupHook, never clippy or rustfmt; phases default to
-    # cargo build/test -j $NIX_BUILD_CORES --offline --profile release (hooks/cargo-*.sh).
-    buildRustPackage = { cargoLock ? null, cargoHash ? null, cargoVendorDir ? null, nativeBuildInputs ? [ ], ... }@args:
+    # cargoLock (importCargoLock) or cargoHash is required; inputs are the args' plus the
+    # build, check, install and setup hooks, cargo and rustc, never clippy or rustfmt. The
+    # phases are the hooks' (cargo build, cargo test, install of the executables) unless
+    # the derivation sets its own or dontCargoBuild/dontCargoCheck/dontCargoInstall; the
+    # hooks read buildType (default "release"), checkType (default buildType),
+    # buildNoDefaultFeatures/checkNoDefaultFeatures, buildFeatures/checkFeatures,
+    # cargoBuildFlags, cargoTestFlags, checkFlags, dontUseCargoParallelTests and
+    # buildAndTestSubdir as nixpkgs' do. doCheck defaults to true.
+    buildRustPackage =
+      { cargoLock ? null, cargoHash ? null, cargoVendorDir ? null, nativeBuildInputs ? [ ]
+      , buildType ? "release", checkType ? buildType
+      , buildNoDefaultFeatures ? false, checkNoDefaultFeatures ? buildNoDefaultFeatures
+      , buildFeatures ? [ ], checkFeatures ? buildFeatures
+      , buildAndTestSubdir ? null, ... }@args:
       assert cargoVendorDir == null && cargoLock == null -> cargoHash == null
         -> throw "cargoHash, cargoVendorDir, or cargoLock must be set";
       let
@@ -117,27 +141,17 @@ rec {
           if cargoLock != null then importCargoLock cargoLock
           else throw "nixpkgs-standin: buildRustPackage: cargoHash (fetchCargoTarball) needs the network; the flake uses cargoLock";
       in
-      mkDerivation (removeAttrs args [ "cargoLock" "cargoHash" ] // {
+      stdenv.mkDerivation (removeAttrs args [ "cargoLock" "cargoHash" ] // {
         inherit cargoDeps;
-        nativeBuildInputs = nativeBuildInputs ++ [ cargoSetupHook cargo rustc ];
-        buildPhase = args.buildPhase or ''
-          runHook preBuild
-          cargo build -j $NIX_BUILD_CORES --offline --profile release
-          runHook postBuild
-        '';
+        cargoBuildType = buildType;
+        cargoCheckType = checkType;
+        cargoBuildNoDefaultFeatures = buildNoDefaultFeatures;
+        cargoCheckNoDefaultFeatures = checkNoDefaultFeatures;
+        cargoBuildFeatures = buildFeatures;
+        cargoCheckFeatures = checkFeatures;
+        nativeBuildInputs = nativeBuildInputs ++ [ cargoBuildHook cargoCheckHook cargoInstallHook cargoSetupHook cargo rustc ];
         doCheck = args.doCheck or true;
-        checkPhase = args.checkPhase or ''
-          runHook preCheck
-          cargo test -j $NIX_BUILD_CORES --offline --profile release -- --test-threads=$NIX_BUILD_CORES
-          runHook postCheck
-        '';
-        installPhase = args.installPhase or ''
-          runHook preInstall
-          mkdir -p $out/bin
-          find target/release -maxdepth 1 -type f -executable -exec cp {} $out/bin/ \;
-          runHook postInstall
-        '';
-      });
+      } // lib.optionalAttrs (buildAndTestSubdir != null) { inherit buildAndTestSubdir; });
   };
 
   rustPlatform = makeRustPlatform { inherit cargo rustc; };

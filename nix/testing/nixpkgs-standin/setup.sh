@@ -13,6 +13,12 @@ if [ -n "${standinBoot-}" ]; then
 else
   export PATH="$standinCommonPath/bin"
 fi
+# the stdenv's cc-wrapper first (pkgs/build-support/cc-wrapper/setup-hook.sh): its setup hook
+# exports CC and CXX, overriding a derivation's own
+if [ -n "${standinCC-}" ]; then
+  PATH="$standinCC/bin:$PATH"
+  . "$standinCC/nix-support/setup-hook"
+fi
 for p in ${buildInputs-} ${nativeBuildInputs-}; do
   if [ -d "$p/bin" ]; then PATH="$p/bin:$PATH"; fi
 done
