@@ -168,6 +168,17 @@ func (p *Promoter) PromoteHead(ctx context.Context, number int) (merge, head str
 		return "", "", err
 	}
 	head = c.PR.GetHead().GetSHA()
+	// A head merged once stays merged: a label removed or a review dismissed
+	// afterwards is no reason to call it "not promoted" (the merge is the
+	// answer, from the record, without asking GitHub again).
+	if done, err := p.Store.Done(ctx, MergeKey(p.Repo, number, head)); err != nil {
+		return "", head, err
+	} else if done {
+		merge, err = p.Store.Once(ctx, MergeKey(p.Repo, number, head), "staging-merge", func() (string, error) {
+			return "", fmt.Errorf("staging: %s#%d: merge record of %s vanished", p.Repo, number, store.ShortRev(head))
+		})
+		return merge, head, err
+	}
 	if !c.Ready {
 		return "", head, &NotReadyError{Repo: p.Repo, Number: number, Head: head, Reasons: c.Reasons}
 	}

@@ -66,6 +66,27 @@ func TestPromoteReadyPR(t *testing.T) {
 	}
 }
 
+// A label removed after the merge does not undo it: the head stays merged
+// into staging, with no second merge request.
+func TestMergedHeadStaysMerged(t *testing.T) {
+	gh, p, head := setup(t)
+	gh.AddPull(repo, githubtest.Pull{Number: 5, HeadSHA: head, HeadRef: "feature", BaseRef: "master",
+		Labels: []string{"ready-for-staging"}, Reviews: []githubtest.Review{{User: "bob", State: "APPROVED"}}})
+	ctx := context.Background()
+	sha, err := p.Promote(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.UpdatePull(repo, 5, func(pr *githubtest.Pull) { pr.Labels = nil })
+	again, err := p.Promote(ctx, 5)
+	if err != nil || again != sha {
+		t.Fatalf("after the label was removed: %q %v, want the merge %s", again, err, sha)
+	}
+	if n := len(gh.Merges()); n != 1 {
+		t.Fatalf("%d merges, want 1", n)
+	}
+}
+
 func TestNotReadyReasons(t *testing.T) {
 	cases := []struct {
 		name string
