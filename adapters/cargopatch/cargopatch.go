@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 	"github.com/Masterminds/semver/v3"
@@ -125,6 +126,9 @@ func resolvedSource(ctx context.Context, req hook.PinRequest, crate string) (str
 func cargo(ctx context.Context, req hook.PinRequest, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "cargo", args...)
 	cmd.Dir = req.DownstreamDir
+	// Unsandboxed, so nothing else ends it with the coordinator: a cargo
+	// left writing the checkout after a crash races the restarted run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Env = req.Env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -435,7 +435,9 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so a timeout kills every process it started
 	// (in the sandbox, its PID namespace ends them all with its first one).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// It dies with the coordinator too (unsandboxed, only its first process:
+	// the rest is the PID namespace's job, which sandbox = "off" gives up).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// A job is over when its command exits: a background child that keeps
 	// the output open must not hold the job until its timeout.
 	cmd.WaitDelay = 2 * time.Second
