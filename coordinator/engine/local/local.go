@@ -389,6 +389,11 @@ func (e *Engine) exec(ctx context.Context, p *pipeline.Plan, j *config.Job, dir 
 	}
 	// Shared across runs of a component so that they reuse compiled dependencies.
 	target := filepath.Join(e.StateDir, "cache", "target", j.Component)
+	if cleared, err := clearFailedRustcProbes(target); err != nil {
+		e.logger().Warn("reading cargo's cache of rustc's answers", "job", j.ID(), "err", err)
+	} else if cleared {
+		e.logger().Warn("cargo had cached a failed rustc probe (left by a killed job): cleared", "job", j.ID(), "target", target)
+	}
 	jobEnv = append(jobEnv, "IRONWORKS_JOB="+j.Name, "IRONWORKS_COMPONENT="+j.Component, "IRONWORKS_REV="+rev,
 		"CARGO_TARGET_DIR="+target)
 	spec := sandbox.Spec{Dir: dir, RW: append([]string{e.runDir(p.RunID), target}, e.SandboxRW...), RO: slices.Clone(e.SandboxRO)}
