@@ -1,1 +1,0 @@
-//! Fixture standing in for fil-proofs-tooling.
