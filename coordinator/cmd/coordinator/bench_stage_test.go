@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -92,12 +93,11 @@ type benchStory struct {
 	repo                    *fixture.Repo
 }
 
-func newBenchStory(t *testing.T) *benchStory {
-	s := &benchStory{t: t, bin: buildBinary(t), benchkit: buildBenchkit(t), dir: t.TempDir()}
-	s.repo = fixture.NewRepo(t, filepath.Join(s.dir, "src", "app"))
-	s.repo.Commit("first", map[string]string{"report.json": s.fixture("benchy-sh-window-post-32gib.json")})
-	os.MkdirAll(filepath.Join(s.dir, "adapters", "app"), 0o755)
-	os.WriteFile(filepath.Join(s.dir, "adapters", "app", "adapter.toml"), []byte(`name = "app"
+// benchOnlyAdapter is an adapter whose harden stage has only a bench entry,
+// gated on resident memory, that "measures" the benchy.sh report in the
+// repository repeat times per side.
+func benchOnlyAdapter(repeat int) string {
+	return fmt.Sprintf(`name = "app"
 repo = "unused"
 [jobs.build]
 stage = "forge"
@@ -106,10 +106,19 @@ command = "true"
 stage = "harden"
 command = "cat report.json"
 parser = "benchy"
-repeat = 3
+repeat = %d
 [bench.window-post.metrics]
-"max-resident-set-size-kb" = { direction = "lower", threshold = "3%" }
-`), 0o644)
+"max-resident-set-size-kb" = { direction = "lower", threshold = "3%%" }
+`, repeat)
+}
+
+func newBenchStory(t *testing.T) *benchStory {
+	s := &benchStory{t: t, bin: buildBinary(t), benchkit: buildBenchkit(t), dir: t.TempDir()}
+	s.repo = fixture.NewRepo(t, filepath.Join(s.dir, "src", "app"))
+	s.repo.Commit("first", map[string]string{"report.json": s.fixture("benchy-sh-window-post-32gib.json")})
+	if err := writeAdapters(s.dir, map[string]string{"app": benchOnlyAdapter(3)}); err != nil {
+		t.Fatal(err)
+	}
 	s.cfg = filepath.Join(s.dir, "ironworks.toml")
 	os.WriteFile(s.cfg, []byte("state_dir = \"state\"\nadapters = [\"adapters/app\"]\n[components.app]\nrepo = \""+s.repo.URL()+"\"\n[engine]\npoll_interval = \"200ms\"\n"), 0o644)
 	return s
@@ -351,20 +360,9 @@ func TestServeMeasuresBenchOnlyStage(t *testing.T) {
 	}
 	repo := fixture.NewRepo(t, filepath.Join(dir, "src", "app"))
 	repo.Commit("first", map[string]string{"report.json": string(report)})
-	os.MkdirAll(filepath.Join(dir, "adapters", "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "adapters", "app", "adapter.toml"), []byte(`name = "app"
-repo = "unused"
-[jobs.build]
-stage = "forge"
-command = "true"
-[bench.window-post]
-stage = "harden"
-command = "cat report.json"
-parser = "benchy"
-repeat = 2
-[bench.window-post.metrics]
-"max-resident-set-size-kb" = { direction = "lower", threshold = "3%" }
-`), 0o644)
+	if err := writeAdapters(dir, map[string]string{"app": benchOnlyAdapter(2)}); err != nil {
+		t.Fatal(err)
+	}
 	tokens := filepath.Join(dir, "agent-tokens")
 	os.WriteFile(tokens, []byte("agent-secret-0123456789abcdef\n"), 0o600)
 	cfg := filepath.Join(dir, "ironworks.toml")
