@@ -2,10 +2,8 @@ package stats
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"text/tabwriter"
 )
 
 // DriftConfig describes a host whose speed drifts between measurement
@@ -158,15 +156,7 @@ func SimulateDrift(cfg DriftConfig) []DriftRow {
 
 // WriteDriftTable writes rows as a Markdown table.
 func WriteDriftTable(w io.Writer, rows []DriftRow) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
-	fmt.Fprintf(tw, "| true change\t| %s\t| mean rounds (interleaved + confirmation)\t|\n", joinCols(DriftMethods))
-	fmt.Fprintf(tw, "|---\t%s|---\t|\n", repeatCol(len(DriftMethods)))
-	for _, r := range rows {
-		fmt.Fprintf(tw, "| %+.1f%%\t", r.Shift*100)
-		for _, meth := range DriftMethods {
-			fmt.Fprintf(tw, "| %.2f%%\t", r.Alarms[meth]*100)
-		}
-		fmt.Fprintf(tw, "| %.1f\t|\n", r.MeanRounds)
-	}
-	return tw.Flush()
+	return writeAlarmTable(w, DriftMethods, "mean rounds (interleaved + confirmation)", len(rows), func(i int) (float64, map[string]float64, float64) {
+		return rows[i].Shift, rows[i].Alarms, rows[i].MeanRounds
+	})
 }

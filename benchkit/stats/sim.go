@@ -112,15 +112,24 @@ func tQuantile(p, dof float64) float64 {
 
 // WriteSimTable writes rows as a Markdown table.
 func WriteSimTable(w io.Writer, cfg SimConfig, rows []SimRow) error {
+	return writeAlarmTable(w, Methods, "mean candidate samples (confirmation)", len(rows), func(i int) (float64, map[string]float64, float64) {
+		return rows[i].Shift, rows[i].Alarms, rows[i].MeanCandSamples
+	})
+}
+
+// writeAlarmTable writes a Markdown table of n rows: the true change, the
+// alarm rate of each method, and one last figure named last.
+func writeAlarmTable(w io.Writer, methods []string, last string, n int, row func(i int) (shift float64, alarms map[string]float64, extra float64)) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
-	fmt.Fprintf(tw, "| true change\t| %s\t| mean candidate samples (confirmation)\t|\n", joinCols(Methods))
-	fmt.Fprintf(tw, "|---\t%s|---\t|\n", repeatCol(len(Methods)))
-	for _, r := range rows {
-		fmt.Fprintf(tw, "| %+.1f%%\t", r.Shift*100)
-		for _, meth := range Methods {
-			fmt.Fprintf(tw, "| %.2f%%\t", r.Alarms[meth]*100)
+	fmt.Fprintf(tw, "| true change\t| %s\t| %s\t|\n", joinCols(methods), last)
+	fmt.Fprintf(tw, "|---\t%s|---\t|\n", repeatCol(len(methods)))
+	for i := range n {
+		shift, alarms, extra := row(i)
+		fmt.Fprintf(tw, "| %+.1f%%\t", shift*100)
+		for _, meth := range methods {
+			fmt.Fprintf(tw, "| %.2f%%\t", alarms[meth]*100)
 		}
-		fmt.Fprintf(tw, "| %.1f\t|\n", r.MeanCandSamples)
+		fmt.Fprintf(tw, "| %.1f\t|\n", extra)
 	}
 	return tw.Flush()
 }
