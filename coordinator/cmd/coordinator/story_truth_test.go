@@ -100,8 +100,12 @@ func lastLine(s string) string {
 }
 
 // breakInFifthOfEight commits eight upstream commits; the fifth renames the
-// function the downstream calls. It returns the fifth and the last.
+// function the downstream calls. It returns the fifth and the last. They
+// arrive together, as one push does: master moves once, after the eighth,
+// so a serve polling meanwhile never sees part of them.
 func (s *truthStory) breakInFifthOfEight() (culprit, head string, all []string) {
+	s.up.Git("checkout", "-q", "--detach")
+	defer s.up.Git("checkout", "-q", "-B", "master")
 	for i := 1; i <= 8; i++ {
 		if i == 5 {
 			culprit = s.up.Commit("rename leaf_count to leaves_of", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
