@@ -20,9 +20,6 @@ type Gate struct {
 	Hydra  *hydra.Client
 	Store  *store.Store
 	System string // default x86_64-linux
-	// BenchReports returns the benchmark report ids of a candidate at a stage
-	// (benchkit's); optional.
-	BenchReports func(ctx context.Context, stage, candidate string) ([]string, error)
 }
 
 // Decision is a gate's answer.
@@ -127,13 +124,6 @@ func (g *Gate) Decide(ctx context.Context, stage string, c *store.Candidate, job
 	ev := map[string]any{
 		"engine": "hydra", "jobset": rec.Jobset, "lock_commit": rec.LockCommit,
 		"hydra_eval": rec.EvalID, "gate_build": gate, "builds": builds,
-	}
-	if g.BenchReports != nil {
-		ids, err := g.BenchReports(ctx, stage, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		ev["benchmark_reports"] = ids
 	}
 	return &Decision{Promote: true, Reason: fmt.Sprintf("gate build %d of Hydra eval %d succeeded", gate, rec.EvalID), Evidence: ev}, nil
 }

@@ -55,7 +55,7 @@ func TestGreenEvalPromoted(t *testing.T) {
 	r.SetOutcome("forge.merkletree.build."+sys, 0)
 	r.SetOutcome("forge.merkletree.test."+sys, 0)
 	c, runID := execute(t, st, e, strings.Repeat("a", 40))
-	g := &promotion.Gate{Hydra: r.Client, Store: st, BenchReports: func(context.Context, string, string) ([]string, error) { return []string{"bench-1"}, nil }}
+	g := &promotion.Gate{Hydra: r.Client, Store: st}
 	ctx := context.Background()
 	d, err := g.Decide(ctx, "forge", c, jobs)
 	if err != nil || !d.Promote {
@@ -72,7 +72,7 @@ func TestGreenEvalPromoted(t *testing.T) {
 		t.Error("promoted twice")
 	}
 	p, err := st.Promotion(ctx, c.ID, "forge")
-	if err != nil || p.Evidence["benchmark_reports"] == nil {
+	if err != nil || p.Evidence["gate_build"] == nil {
 		t.Errorf("%+v %v", p, err)
 	}
 	evs, _ := st.EventsOfKind(ctx, "promotion", c.ID)

@@ -36,6 +36,13 @@ func buildBenchkit(t *testing.T) string {
 // the `run --once` the tests are about.
 func measure(t *testing.T, benchkit, dir string, q *benchqueue.Queue, cand string) {
 	t.Helper()
+	measureOn(t, benchkit, dir, q, cand, "")
+}
+
+// measureOn is measure with an agent offering features (--features), e.g.
+// "gpu" for entries that require one.
+func measureOn(t *testing.T, benchkit, dir string, q *benchqueue.Queue, cand, features string) {
+	t.Helper()
 	ctx := context.Background()
 	tokens := filepath.Join(dir, "agent-tokens")
 	os.WriteFile(tokens, []byte("agent-secret-0123456789abcdef\n"), 0o600)
@@ -51,7 +58,7 @@ func measure(t *testing.T, benchkit, dir string, q *benchqueue.Queue, cand strin
 	}
 	var agentLog strings.Builder
 	agent := exec.Command(benchkit, "agent", "--coordinator", srv.URL, "--token-file", tokens, "--name", "gpu-1",
-		"--workdir", filepath.Join(dir, "agent"), "--poll", "100ms", "--sandbox", sandboxMode)
+		"--workdir", filepath.Join(dir, "agent"), "--poll", "100ms", "--sandbox", sandboxMode, "--features", features)
 	agent.Stdout, agent.Stderr = &agentLog, &agentLog
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)

@@ -40,7 +40,10 @@ func hydraEngine(cfg *config.Config, st *store.Store, mirrors *source.Mirrors, l
 
 // addHydraGates makes every stage's promotion on Hydra wait for
 // promotion.Gate: the stage's gate aggregate and each gating job finished
-// successfully now (a restarted gate that re-finished failed refuses).
+// successfully now (a restarted gate that re-finished failed refuses). A
+// stage whose runs have no jobs (only [bench.*] entries, or only manual
+// jobs) builds nothing on Hydra, so Hydra has no say in it: its other gates
+// (benchmarks) decide.
 func addHydraGates(p *pipeline.Pipeline, eng pipeline.Engine) {
 	h, ok := eng.(*hydra.Engine)
 	if !ok {
@@ -48,7 +51,9 @@ func addHydraGates(p *pipeline.Pipeline, eng pipeline.Engine) {
 	}
 	g := &hydraGate{g: &promotion.Gate{Hydra: h.Client(), Store: p.Store, System: h.System()}, cfg: p.Cfg}
 	for _, stage := range config.Stages {
-		p.Gates[stage] = append(p.Gates[stage], g)
+		if len(p.StageJobs(stage)) > 0 {
+			p.Gates[stage] = append(p.Gates[stage], g)
+		}
 	}
 }
 

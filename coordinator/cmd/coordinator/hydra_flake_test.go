@@ -16,6 +16,7 @@ import (
 	"time"
 
 	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
+	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 	"github.com/ironworks-ci/ironworks/coordinator/hydra/hydratest"
@@ -45,14 +46,16 @@ func TestHydraEvaluatesTheFlakeOnEngineLocks(t *testing.T) {
 	gh := githubtest.New()
 	t.Cleanup(gh.Close)
 	gh.Token = token
-	// The project's adapters without their harden jobs and benchmarks
-	// (GPUs and 32 GiB sectors are not here), so that forge is known-good
-	// and the story ends in a release; the flake reads the same files.
+	// The project's adapters without their harden jobs (32 GiB sectors are
+	// not here) and with one benchmark, rust-fil-proofs' window-post-32gib
+	// (its harden stage is that benchmark alone, measured by benchkit off
+	// Hydra), so that the story ends in a release; the flake reads the same
+	// files.
 	files := hydraenginetest.RepoFiles(t, root)
 	adapters := map[string]string{}
 	for _, name := range []string{"merkletree", "rust-fil-proofs"} {
 		p := "adapters/" + name + "/adapter.toml"
-		files[p] = withoutHarden(files[p])
+		files[p] = hardenOnlyBench(files[p], "window-post-32gib")
 		adapters[name] = filepath.Join(dir, "adapters", name)
 		if err := os.MkdirAll(adapters[name], 0o755); err != nil {
 			t.Fatal(err)
@@ -66,6 +69,18 @@ func TestHydraEvaluatesTheFlakeOnEngineLocks(t *testing.T) {
 		}
 	}
 	main := gh.AddRepo(lockRepo, "main", files)
+	// The entry runs the repository's scripts/benchy.sh, which needs a GPU
+	// and 32 GiB sector data: its stand-in prints what the script prints
+	// (GNU time's RSS merged into benchy's report), transcribed from
+	// fil-proofs-tooling in benchkit/parse/testdata.
+	report, err := os.ReadFile("../../../benchkit/parse/testdata/benchy-sh-window-post-32gib.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Commit("benchy.sh stand-in", map[string]string{
+		"fil-proofs-tooling/scripts/benchy.sh":           "#!/usr/bin/env bash\n# Stand-in for the GPU run: prints the transcribed report.\ncat \"$(dirname \"$0\")/window-post-32gib.out\"\n",
+		"fil-proofs-tooling/scripts/window-post-32gib.out": string(report),
+	})
 
 	flake := hydraenginetest.NewFlake(t, root)
 	hyd := hydratest.New()
@@ -202,12 +217,44 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 		}
 	}
 
+	// harden is the benchmark alone: nothing to build on Hydra, so its run
+	// has no jobs and Hydra has no say; the shipped benchkit agent measures
+	// the entry, and the next pass promotes with the report.
+	stderr.Reset()
+	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "harden"}, &stderr); code != exitOK {
+		t.Fatalf("run --once --through harden: exit %d\n%s", code, lastLines(stderr.String(), 40))
+	}
+	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := benchqueue.New(st)
+	measureOn(t, buildBenchkit(t), dir, q, cands[0].ID, "gpu")
+	st.Close()
+	stderr.Reset()
+	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "harden"}, &stderr); code != exitOK {
+		t.Fatalf("run --once --through harden after the benchmark: exit %d\n%s", code, lastLines(stderr.String(), 40))
+	}
+	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := st.Promotion(context.Background(), cands[0].ID, "harden")
+	st.Close()
+	if err != nil {
+		t.Fatalf("harden not promoted after the benchmark: %v\n%s", err, lastLines(stderr.String(), 40))
+	}
+	reports, _ := hp.Evidence["benchmark_reports"].([]any)
+	if len(reports) != 1 {
+		t.Fatalf("harden evidence %v, want one benchmark report", hp.Evidence)
+	}
+
 	// The release: manifest.json carries Hydra's evidence of every stage.
 	stderr.Reset()
 	if code := realMain([]string{"promote", "--config", cfg, "--to", "release", "--latest-good", "--version", "v0.1.0", "--by", "carol"}, &stderr); code != exitOK {
 		t.Fatalf("promote --to release: exit %d\n%s", code, lastLines(stderr.String(), 30))
 	}
-	checkManifest(t, filepath.Join(state, "releases", "v0.1.0", "manifest.json"), rec)
+	checkManifest(t, filepath.Join(state, "releases", "v0.1.0", "manifest.json"), rec, fmt.Sprint(reports[0]))
 	for _, full := range []string{"filecoin-project/merkletree", "filecoin-project/rust-fil-proofs", lockRepo} {
 		if gh.Tag(full, "v0.1.0") == "" {
 			t.Errorf("%s has no tag v0.1.0", full)
@@ -261,10 +308,10 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 }
 
 // checkManifest checks a release manifest's Hydra evidence: an eval id per
-// stage, the gate build in the promotion evidence, store paths, build
-// products whose sha256 is that of the file in the store, and the list of
-// benchmark reports (none: the benchmarks were removed with harden).
-func checkManifest(t *testing.T, path string, forge *store.HydraEval) {
+// stage that ran on Hydra, the gate build in the promotion evidence, store
+// paths, build products whose sha256 is that of the file in the store, and
+// the benchmark report of harden.
+func checkManifest(t *testing.T, path string, forge *store.HydraEval, report string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -286,7 +333,7 @@ func checkManifest(t *testing.T, path string, forge *store.HydraEval) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Hydra.Evals["forge"] != forge.EvalID || m.Hydra.Evals["spark"] == 0 {
+	if m.Hydra.Evals["forge"] != forge.EvalID || m.Hydra.Evals["spark"] == 0 || len(m.Hydra.Evals) != 2 {
 		t.Errorf("manifest evals %v, want spark and forge (%d)", m.Hydra.Evals, forge.EvalID)
 	}
 	if fmt.Sprint(m.Promotions["forge"].Evidence["gate_build"]) != fmt.Sprint(forge.GateBuild) {
@@ -305,22 +352,22 @@ func checkManifest(t *testing.T, path string, forge *store.HydraEval) {
 			t.Errorf("artifact %s: sha256 %s is not that of %s (%v)", a.Name, a.SHA256, a.Path, err)
 		}
 	}
-	if m.BenchmarkReports == nil {
-		t.Error("manifest lacks benchmark_reports")
+	if len(m.BenchmarkReports) != 1 || m.BenchmarkReports[0] != report {
+		t.Errorf("manifest benchmark_reports %v, want [%s]", m.BenchmarkReports, report)
 	}
 }
 
-// withoutHarden drops an adapter.toml's harden and temper jobs and its
-// benchmarks (every table whose header starts [bench.).
-func withoutHarden(toml string) string {
+// hardenOnlyBench drops an adapter.toml's harden and temper jobs and its
+// benchmarks (every table whose header starts [bench.) but bench.
+func hardenOnlyBench(toml, bench string) string {
 	var out, block []string
 	keep := func() {
 		drop := false
-		if len(block) > 0 && strings.HasPrefix(block[0], "[bench.") {
+		if len(block) > 0 && strings.HasPrefix(block[0], "[bench.") && !strings.HasPrefix(block[0], "[bench."+bench+"]") && !strings.HasPrefix(block[0], "[bench."+bench+".") {
 			drop = true
 		}
 		for _, l := range block {
-			if f := strings.Fields(l); len(f) == 3 && f[0] == "stage" && (f[2] == `"harden"` || f[2] == `"temper"`) {
+			if f := strings.Fields(l); strings.HasPrefix(block[0], "[jobs.") && len(f) == 3 && f[0] == "stage" && (f[2] == `"harden"` || f[2] == `"temper"`) {
 				drop = true
 			}
 		}
