@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/benchqueue"
+	hydraengine "github.com/ironworks-ci/ironworks/coordinator/engine/hydra"
 	"github.com/ironworks-ci/ironworks/coordinator/engine/hydra/hydraenginetest"
 	"github.com/ironworks-ci/ironworks/coordinator/forge/githubtest"
 	"github.com/ironworks-ci/ironworks/coordinator/hydra/hydratest"
@@ -78,7 +78,7 @@ func TestHydraEvaluatesTheFlakeOnEngineLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	down.Commit("benchy.sh stand-in", map[string]string{
-		"fil-proofs-tooling/scripts/benchy.sh":           "#!/usr/bin/env bash\n# Stand-in for the GPU run: prints the transcribed report.\ncat \"$(dirname \"$0\")/window-post-32gib.out\"\n",
+		"fil-proofs-tooling/scripts/benchy.sh":             "#!/usr/bin/env bash\n# Stand-in for the GPU run: prints the transcribed report.\ncat \"$(dirname \"$0\")/window-post-32gib.out\"\n",
 		"fil-proofs-tooling/scripts/window-post-32gib.out": string(report),
 	})
 
