@@ -47,7 +47,7 @@ func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
 	}
 	code, out := run("run", "--once")
 	if code != exitInfra {
-		t.Fatalf("pass with the remote down: %d, want %d\n%s", code, exitInfra, lastLines(out, 30))
+		t.Fatalf("pass with the parameters away: %d, want %d\n%s", code, exitInfra, lastLines(out, 30))
 	}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
 	if err != nil {
@@ -66,7 +66,7 @@ func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, out := run("run", "--once"); code != exitOK {
-		t.Fatalf("pass with the remote back: %d\n%s", code, lastLines(out, 30))
+		t.Fatalf("pass with the parameters back: %d\n%s", code, lastLines(out, 30))
 	}
 	st, err = store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
 	if err != nil {
@@ -76,5 +76,53 @@ func TestLocalInfraErrorIsRetriedNextPass(t *testing.T) {
 	runs, err = st.Runs(context.Background(), store.RunFilter{Candidate: failed.Candidate, Stage: "forge", Kind: "stage"})
 	if err != nil || len(runs) != 2 || runs[0].Verdict != store.VerdictGreen || pipeline.Attempt(runs[0].Detail) != 2 {
 		t.Fatalf("runs of the candidate %+v %v, want the retry (attempt 2) green", runs, err)
+	}
+}
+
+// A component's git remote is down for one pass, after it got a new commit:
+// that pass ends within its git timeout as infra-error naming the component
+// (exit 4) and builds nothing of the unseen commit; the next pass, with the
+// remote back, fetches it and the candidate is green, no human involved.
+func TestGitRemoteDownForOnePass(t *testing.T) {
+	fixture.RequireCargo(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := writeFixtureConfig(t, dir, filepath.Join(dir, "markers", "marker"))
+	run := func(args ...string) (int, string) {
+		return binaryRun{bin: bin, cfg: cfg, dir: dir}.run(t, args...)
+	}
+	if code, out := run("run", "--once"); code != exitOK {
+		t.Fatalf("first pass: %d\n%s", code, lastLines(out, 30))
+	}
+	remote := filepath.Join(dir, "src", "merkletree")
+	next := fixture.Open(t, remote).Commit("docs", map[string]string{"NOTES.md": "new\n"})
+	if err := os.Rename(remote, remote+".down"); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run("run", "--once")
+	if code != exitInfra || !strings.Contains(out, "merkletree") {
+		t.Fatalf("pass with the remote down: exit %d, want %d naming merkletree\n%s", code, exitInfra, lastLines(out, 30))
+	}
+	if strings.Contains(out, "merkletree@"+next[:7]) {
+		t.Fatalf("the pass built a commit it could not fetch:\n%s", out)
+	}
+	if err := os.Rename(remote+".down", remote); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("run", "--once"); code != exitOK || !strings.Contains(out, "merkletree@"+next[:7]) {
+		t.Fatalf("pass with the remote back: exit %d, want 0 building merkletree@%s\n%s", code, next[:7], lastLines(out, 30))
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state", "ironworks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cands, err := st.Candidates(context.Background(), 1)
+	if err != nil || len(cands) != 1 || cands[0].Revisions["merkletree"].Rev != next {
+		t.Fatalf("newest candidate %+v %v, want merkletree at %s", cands, err, next)
+	}
+	runs, err := st.Runs(context.Background(), store.RunFilter{Candidate: cands[0].ID, Stage: "forge", Kind: "stage"})
+	if err != nil || len(runs) != 1 || runs[0].Verdict != store.VerdictGreen {
+		t.Fatalf("forge runs of the new candidate %+v %v, want one green", runs, err)
 	}
 }
