@@ -331,3 +331,106 @@ func TestHydraInfraErrorIsRetried(t *testing.T) {
 		t.Errorf("triggers = %d, want at most 2", n)
 	}
 }
+
+// sparkGate returns the build of spark's gate aggregate in the newest eval.
+func (s *hydraStory) sparkGate() int64 {
+	s.t.Helper()
+	evals := s.rig.Hydra.Evals(s.rig.Project, "spark")
+	if len(evals) == 0 {
+		s.t.Fatal("spark was never evaluated")
+	}
+	id := s.rig.Hydra.BuildID(evals[len(evals)-1], hydraengine.GateName("spark", s.rig.System))
+	if id == 0 {
+		s.t.Fatal("spark's eval has no gate")
+	}
+	return id
+}
+
+// The gate aggregate finished, the engine read it, and then it was restarted
+// (finished = 0, the old buildstatus kept) before the gate decision looked:
+// the run is green but not promoted, the gate is pending. The restarted gate
+// re-finishes failed: the next pass refuses, naming the build, with exit 1
+// (a gate said no), and asks Hydra for nothing new: no push, no trigger.
+// Re-finished succeeded instead, the next pass promotes.
+func TestHydraRestartedGateEndingFailedIsNotPromoted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"failed", 1}, {"succeeded", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHydraStory(t, "")
+			s.rig.Hydra.RestartAfterServed(hydraengine.GateName("spark", s.rig.System))
+			if code, out := s.run("run", "--once", "--through", "spark"); code != exitOK {
+				t.Fatalf("pass 1: exit %d\n%s", code, lastLines(out, 30))
+			}
+			gate := s.sparkGate()
+			first := s.newest("spark")
+			if first.Verdict != store.VerdictGreen || first.Detail["not_promoted"] != store.GatePending ||
+				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), fmt.Sprintf("gate build %d", gate)) ||
+				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), "not finished (restarted?)") {
+				t.Fatalf("pass 1: %s %v, want green, gate %d pending as restarted", first.Verdict, first.Detail, gate)
+			}
+			code, out := s.run("status")
+			if code != exitOK || !strings.Contains(out, "promoted=[]") || !strings.Contains(out, "not promoted: gate pending") ||
+				!strings.Contains(out, fmt.Sprintf("gate build %d", gate)) {
+				t.Errorf("status does not show spark waiting for gate build %d:\n%s", gate, out)
+			}
+			pushes, triggers := s.rig.Hydra.Count("POST /api/push"), s.rig.Hydra.Triggers(s.rig.Project, "spark")
+			if pushes != 1 || triggers != 1 {
+				t.Errorf("pass 1: pushes %d, triggers %d, want 1 and 1", pushes, triggers)
+			}
+
+			s.rig.Hydra.FinishBuild(gate, tc.status)
+			want := exitGate
+			if tc.status == 0 {
+				want = exitOK
+			}
+			code, out = s.run("run", "--once", "--through", "spark")
+			if code != want {
+				t.Fatalf("pass 2: exit %d, want %d\n%s", code, want, lastLines(out, 30))
+			}
+			if n := s.rig.Hydra.Count("POST /api/push"); n != pushes {
+				t.Errorf("pass 2 pushed: %d pushes, want %d", n, pushes)
+			}
+			if n := s.rig.Hydra.Triggers(s.rig.Project, "spark"); n != triggers {
+				t.Errorf("pass 2 triggered: %d, want %d", n, triggers)
+			}
+			second := s.newest("spark")
+			if second.ID != first.ID {
+				t.Errorf("pass 2 made run %d, want the gate of run %d decided", second.ID, first.ID)
+			}
+			promoted := s.promoted("spark")
+			if tc.status == 0 {
+				if !promoted {
+					t.Errorf("the re-finished gate succeeded and spark is not promoted: %v", second.Detail)
+				}
+				return
+			}
+			if promoted {
+				t.Fatal("a gate that re-finished failed was promoted")
+			}
+			why := fmt.Sprint(second.Detail["hydra_gate"])
+			if second.Detail["not_promoted"] != store.GateFailed || !strings.Contains(why, fmt.Sprintf("gate build %d", gate)) || !strings.Contains(why, "failed") {
+				t.Errorf("pass 2: detail %v, want the gate failed, naming build %d", second.Detail, gate)
+			}
+			if code, out := s.run("status"); code != exitOK || !strings.Contains(out, "not promoted: gate failed") || strings.Contains(out, "gate pending") {
+				t.Errorf("status does not show the failed gate:\n%s", out)
+			}
+		})
+	}
+}
+
+// promoted reports whether the story's candidate is promoted at stage.
+func (s *hydraStory) promoted(stage string) bool {
+	s.t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(s.state, "ironworks.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer st.Close()
+	ok, err := st.Promoted(context.Background(), s.newest(stage).Candidate, stage)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ok
+}
