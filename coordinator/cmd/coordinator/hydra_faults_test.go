@@ -360,17 +360,22 @@ func TestHydraRestartedGateEndingFailedIsNotPromoted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newHydraStory(t, "")
 			s.rig.Hydra.RestartAfterServed(hydraengine.GateName("spark", s.rig.System))
-			if code, out := s.run("run", "--once", "--through", "spark"); code != exitOK {
+			code, out := s.run("run", "--once", "--through", "spark")
+			if code != exitOK {
 				t.Fatalf("pass 1: exit %d\n%s", code, lastLines(out, 30))
 			}
 			gate := s.sparkGate()
+			// Nothing failed (exit 0), but the pass does not say the gate passed.
+			if l := lastLine(out); !strings.Contains(l, "spark green (not promoted: gate pending: gate build") || strings.Contains(out, "every gate passed") {
+				t.Errorf("pass 1 ends %q, want spark green, not promoted, the gate pending", l)
+			}
 			first := s.newest("spark")
 			if first.Verdict != store.VerdictGreen || first.Detail["not_promoted"] != store.GatePending ||
 				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), fmt.Sprintf("gate build %d", gate)) ||
 				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), "not finished (restarted?)") {
 				t.Fatalf("pass 1: %s %v, want green, gate %d pending as restarted", first.Verdict, first.Detail, gate)
 			}
-			code, out := s.run("status")
+			code, out = s.run("status")
 			if code != exitOK || !strings.Contains(out, "promoted=[]") || !strings.Contains(out, "not promoted: gate pending") ||
 				!strings.Contains(out, fmt.Sprintf("gate build %d", gate)) {
 				t.Errorf("status does not show spark waiting for gate build %d:\n%s", gate, out)
@@ -404,10 +409,16 @@ func TestHydraRestartedGateEndingFailedIsNotPromoted(t *testing.T) {
 				if !promoted {
 					t.Errorf("the re-finished gate succeeded and spark is not promoted: %v", second.Detail)
 				}
+				if l := lastLine(out); !strings.Contains(l, "every gate passed") {
+					t.Errorf("pass 2 ends %q, want every gate passed", l)
+				}
 				return
 			}
 			if promoted {
 				t.Fatal("a gate that re-finished failed was promoted")
+			}
+			if l := lastLine(out); !strings.Contains(l, fmt.Sprintf("spark green (not promoted: gate failed: gate build %d", gate)) {
+				t.Errorf("pass 2 ends %q, want the failed gate named", l)
 			}
 			why := fmt.Sprint(second.Detail["hydra_gate"])
 			if second.Detail["not_promoted"] != store.GateFailed || !strings.Contains(why, fmt.Sprintf("gate build %d", gate)) || !strings.Contains(why, "failed") {
