@@ -527,7 +527,7 @@ func (p *Pipeline) finish(ctx context.Context, cand *store.Candidate, run *store
 	}
 	var promote *store.Promotion
 	if j.Verdict == store.VerdictGreen && run.Kind != "bisect" {
-		pr, reason, err := p.gate(ctx, cand, run)
+		pr, reason, why, err := p.gate(ctx, cand, run)
 		if err != nil {
 			return nil, err
 		}
@@ -535,6 +535,7 @@ func (p *Pipeline) finish(ctx context.Context, cand *store.Candidate, run *store
 			promote = pr
 		} else if reason != "" {
 			j.Detail["not_promoted"] = reason
+			maps.Copy(j.Detail, why)
 		}
 	}
 	events, states, err := p.events(ctx, cand, run, j, promote)
@@ -550,48 +551,50 @@ func (p *Pipeline) finish(ctx context.Context, cand *store.Candidate, run *store
 
 // gate decides promotion of a green run: the stage's extra gates, and never
 // backwards (a candidate older than the stage's newest promotion is not promoted).
-func (p *Pipeline) gate(ctx context.Context, cand *store.Candidate, run *store.Run) (*store.Promotion, string, error) {
+// A refusal comes with its reason and with what the extra gate that said no
+// or wait told (why: kept in the run's detail, for the user).
+func (p *Pipeline) gate(ctx context.Context, cand *store.Candidate, run *store.Run) (*store.Promotion, string, map[string]any, error) {
 	if ok, err := p.Store.Promoted(ctx, cand.ID, run.Stage); err != nil || ok {
-		return nil, "already promoted", err
+		return nil, "already promoted", nil, err
 	}
 	if i := config.StageIndex(run.Stage); i > 0 && run.Stage != "forge" {
 		prev := config.Stages[i-1]
 		ok, err := p.Store.Promoted(ctx, cand.ID, prev)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if !ok {
-			return nil, fmt.Sprintf("not promoted at %s yet", prev), nil
+			return nil, fmt.Sprintf("not promoted at %s yet", prev), nil, nil
 		}
 	}
 	// The gate looks at the newest result of every gating job across the
 	// candidate's runs of the stage: scheduled jobs run in runs of their own.
 	missing, err := p.unproven(ctx, cand.ID, run.Stage, run.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if len(missing) > 0 {
-		return nil, "not yet green: " + strings.Join(missing, ", "), nil
+		return nil, "not yet green: " + strings.Join(missing, ", "), nil, nil
 	}
 	evidence := map[string]any{"run": run.ID, "engine": run.Engine}
 	for _, g := range p.Gates[run.Stage] {
 		pass, pending, ev, err := g.Check(ctx, cand, run.Stage)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		for k, v := range ev {
 			evidence[k] = v
 		}
 		if pending {
-			return nil, "gate pending", nil
+			return nil, store.GatePending, ev, nil
 		}
 		if !pass {
-			return nil, "gate failed", nil
+			return nil, store.GateFailed, ev, nil
 		}
 	}
 	proms, err := p.Store.Promotions(ctx, run.Stage)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	for _, prev := range proms {
 		if prev.Candidate == cand.ID {
@@ -599,14 +602,14 @@ func (p *Pipeline) gate(ctx context.Context, cand *store.Candidate, run *store.R
 		}
 		pc, err := p.Store.Candidate(ctx, prev.Candidate)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if p.olderOrEqual(ctx, cand, pc) {
-			return nil, fmt.Sprintf("older than %s, promoted already", pc.ID), nil
+			return nil, fmt.Sprintf("older than %s, promoted already", pc.ID), nil, nil
 		}
 		break
 	}
-	return &store.Promotion{Candidate: cand.ID, Stage: run.Stage, RunID: run.ID, Evidence: evidence}, "", nil
+	return &store.Promotion{Candidate: cand.ID, Stage: run.Stage, RunID: run.ID, Evidence: evidence}, "", nil, nil
 }
 
 // olderOrEqual reports whether every revision of a is an ancestor of b's.
@@ -826,11 +829,12 @@ func (p *Pipeline) Recheck(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pr, reason, err := p.gate(ctx, cand, r)
+		pr, reason, why, err := p.gate(ctx, cand, r)
 		if err != nil || pr == nil {
-			if err == nil && reason == store.GateFailed {
-				// Decided now: the pass reports it as a failed gate.
-				err = p.Store.SetNotPromoted(ctx, r.ID, reason)
+			if err == nil && (reason == store.GateFailed || reason == store.GatePending) {
+				// Decided now: the pass reports it as a failed gate. Still
+				// pending: what the gate says now (it may have changed).
+				err = p.Store.SetNotPromoted(ctx, r.ID, reason, why)
 			}
 			if err != nil {
 				return err

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // Reasons a green run's promotion is held, in its detail's not_promoted,
@@ -29,9 +31,17 @@ func (s *Store) ReopenGatesTx(ctx context.Context, tx *sql.Tx, candidate string)
 }
 
 // SetNotPromoted records why a done run is (still) not promoted, as a
-// re-check of its gate found.
-func (s *Store) SetNotPromoted(ctx context.Context, runID int64, reason string) error {
-	if _, err := s.DB.ExecContext(ctx, `UPDATE runs SET detail=json_set(detail, '$.not_promoted', ?) WHERE id=? AND state=?`, reason, runID, RunDone); err != nil {
+// re-check of its gate found: reason in not_promoted, and the keys of why
+// (what the gate that refused said) merged into the run's detail.
+func (s *Store) SetNotPromoted(ctx context.Context, runID int64, reason string, why map[string]any) error {
+	patch := map[string]any{}
+	maps.Copy(patch, why)
+	patch["not_promoted"] = reason
+	b, err := json.Marshal(patch)
+	if err != nil {
+		return fmt.Errorf("store: run %d: %w", runID, err)
+	}
+	if _, err := s.DB.ExecContext(ctx, `UPDATE runs SET detail=json_patch(detail, ?) WHERE id=? AND state=?`, string(b), runID, RunDone); err != nil {
 		return fmt.Errorf("store: run %d: %w", runID, err)
 	}
 	return nil

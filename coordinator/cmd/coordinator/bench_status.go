@@ -66,6 +66,9 @@ func notPromoted(r *store.Run, promoted []string) string {
 		return ""
 	}
 	if why, ok := r.Detail["not_promoted"].(string); ok && why != "" && r.Verdict == store.VerdictGreen {
+		if hydra, ok := r.Detail["hydra_gate"].(string); ok && hydra != "" {
+			why += ": " + hydra
+		}
 		return " (not promoted: " + why + ")"
 	}
 	return ""

@@ -331,3 +331,243 @@ func TestHydraInfraErrorIsRetried(t *testing.T) {
 		t.Errorf("triggers = %d, want at most 2", n)
 	}
 }
+
+// sparkGate returns the build of spark's gate aggregate in the newest eval.
+func (s *hydraStory) sparkGate() int64 {
+	s.t.Helper()
+	evals := s.rig.Hydra.Evals(s.rig.Project, "spark")
+	if len(evals) == 0 {
+		s.t.Fatal("spark was never evaluated")
+	}
+	id := s.rig.Hydra.BuildID(evals[len(evals)-1], hydraengine.GateName("spark", s.rig.System))
+	if id == 0 {
+		s.t.Fatal("spark's eval has no gate")
+	}
+	return id
+}
+
+// The gate aggregate finished, the engine read it, and then it was restarted
+// (finished = 0, the old buildstatus kept) before the gate decision looked:
+// the run is green but not promoted, the gate is pending. The restarted gate
+// re-finishes failed: the next pass refuses, naming the build, with exit 1
+// (a gate said no), and asks Hydra for nothing new: no push, no trigger.
+// Re-finished succeeded instead, the next pass promotes.
+func TestHydraRestartedGateEndingFailedIsNotPromoted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"failed", 1}, {"succeeded", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHydraStory(t, "")
+			s.rig.Hydra.RestartAfterServed(hydraengine.GateName("spark", s.rig.System))
+			code, out := s.run("run", "--once", "--through", "spark")
+			if code != exitOK {
+				t.Fatalf("pass 1: exit %d\n%s", code, lastLines(out, 30))
+			}
+			gate := s.sparkGate()
+			// Nothing failed (exit 0), but the pass does not say the gate passed.
+			if l := lastLine(out); !strings.Contains(l, "spark green (not promoted: gate pending: gate build") || strings.Contains(out, "every gate passed") {
+				t.Errorf("pass 1 ends %q, want spark green, not promoted, the gate pending", l)
+			}
+			first := s.newest("spark")
+			if first.Verdict != store.VerdictGreen || first.Detail["not_promoted"] != store.GatePending ||
+				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), fmt.Sprintf("gate build %d", gate)) ||
+				!strings.Contains(fmt.Sprint(first.Detail["hydra_gate"]), "not finished (restarted?)") {
+				t.Fatalf("pass 1: %s %v, want green, gate %d pending as restarted", first.Verdict, first.Detail, gate)
+			}
+			code, out = s.run("status")
+			if code != exitOK || !strings.Contains(out, "promoted=[]") || !strings.Contains(out, "not promoted: gate pending") ||
+				!strings.Contains(out, fmt.Sprintf("gate build %d", gate)) {
+				t.Errorf("status does not show spark waiting for gate build %d:\n%s", gate, out)
+			}
+			pushes, triggers := s.rig.Hydra.Count("POST /api/push"), s.rig.Hydra.Triggers(s.rig.Project, "spark")
+			if pushes != 1 || triggers != 1 {
+				t.Errorf("pass 1: pushes %d, triggers %d, want 1 and 1", pushes, triggers)
+			}
+
+			s.rig.Hydra.FinishBuild(gate, tc.status)
+			want := exitGate
+			if tc.status == 0 {
+				want = exitOK
+			}
+			code, out = s.run("run", "--once", "--through", "spark")
+			if code != want {
+				t.Fatalf("pass 2: exit %d, want %d\n%s", code, want, lastLines(out, 30))
+			}
+			if n := s.rig.Hydra.Count("POST /api/push"); n != pushes {
+				t.Errorf("pass 2 pushed: %d pushes, want %d", n, pushes)
+			}
+			if n := s.rig.Hydra.Triggers(s.rig.Project, "spark"); n != triggers {
+				t.Errorf("pass 2 triggered: %d, want %d", n, triggers)
+			}
+			second := s.newest("spark")
+			if second.ID != first.ID {
+				t.Errorf("pass 2 made run %d, want the gate of run %d decided", second.ID, first.ID)
+			}
+			promoted := s.promoted("spark")
+			if tc.status == 0 {
+				if !promoted {
+					t.Errorf("the re-finished gate succeeded and spark is not promoted: %v", second.Detail)
+				}
+				if l := lastLine(out); !strings.Contains(l, "every gate passed") {
+					t.Errorf("pass 2 ends %q, want every gate passed", l)
+				}
+				return
+			}
+			if promoted {
+				t.Fatal("a gate that re-finished failed was promoted")
+			}
+			if l := lastLine(out); !strings.Contains(l, fmt.Sprintf("spark green (not promoted: gate failed: gate build %d", gate)) {
+				t.Errorf("pass 2 ends %q, want the failed gate named", l)
+			}
+			why := fmt.Sprint(second.Detail["hydra_gate"])
+			if second.Detail["not_promoted"] != store.GateFailed || !strings.Contains(why, fmt.Sprintf("gate build %d", gate)) || !strings.Contains(why, "failed") {
+				t.Errorf("pass 2: detail %v, want the gate failed, naming build %d", second.Detail, gate)
+			}
+			if code, out := s.run("status"); code != exitOK || !strings.Contains(out, "not promoted: gate failed") || strings.Contains(out, "gate pending") {
+				t.Errorf("status does not show the failed gate:\n%s", out)
+			}
+		})
+	}
+}
+
+// promoted reports whether the story's candidate is promoted at stage.
+func (s *hydraStory) promoted(stage string) bool {
+	s.t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(s.state, "ironworks.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer st.Close()
+	ok, err := st.Promoted(context.Background(), s.newest(stage).Candidate, stage)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ok
+}
+
+// lockCommits returns the commits of stage's lock branch that are not on the
+// lock repository's main, newest first.
+func (s *hydraStory) lockCommits(stage string) []*githubtest.Commit {
+	s.t.Helper()
+	gh, repo := s.rig.GitHub, s.rig.LockRepo
+	main := gh.Head(repo, "main")
+	var out []*githubtest.Commit
+	for sha := gh.Head(repo, stage+"-lock"); sha != "" && sha != main; {
+		c := gh.CommitInfo(repo, sha)
+		if c == nil || len(out) > 10 {
+			s.t.Fatalf("lock branch %s-lock does not lead to main %s: %v", stage, main, out)
+		}
+		out = append(out, c)
+		sha = ""
+		if len(c.Parents) > 0 {
+			sha = c.Parents[0]
+		}
+	}
+	return out
+}
+
+// The lock branch exists (a deployment made it from main) and GitHub acts on
+// the ref update but its answer is lost (a 502 from its load balancer).
+//
+// Once: the HTTP client sends the same PATCH again; the ref already points
+// at the new commit, a fast-forward of itself, so GitHub answers 200 (as
+// real GitHub does for a ref moved to where it is). One pass, green.
+//
+// Past the client's retry budget (7 lost answers): the pass ends
+// infra-error; the next one re-reads the branch, finds the lock commit's
+// tree there and writes nothing (no commit, no ref update), and is green.
+//
+// Both: one lock commit, on main; one trigger.
+func TestHydraLostLockWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lost   int
+		passes int
+	}{{"once", 1, 1}, {"past the retry budget", 7, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHydraStory(t, `retry_backoff = "1ms"`)
+			gh, repo := s.rig.GitHub, s.rig.LockRepo
+			gh.Lock()
+			r := gh.RepoLocked(repo)
+			r.Branches["spark-lock"] = r.Branches["main"]
+			gh.Unlock()
+			gh.LoseNextAnswers(tc.lost, "PATCH /repos/{o}/{r}/git/refs")
+			code, out := s.run("run", "--once", "--through", "spark")
+			if tc.passes == 2 {
+				if code != exitInfra {
+					t.Fatalf("pass 1: exit %d, want %d\n%s", code, exitInfra, lastLines(out, 30))
+				}
+				if n := s.rig.Hydra.Count("POST /api/push"); n != 0 {
+					t.Errorf("pass 1 pushed %d times, want 0", n)
+				}
+				code, out = s.run("run", "--once", "--through", "spark")
+			}
+			if code != exitOK {
+				t.Fatalf("pass %d: exit %d\n%s", tc.passes, code, lastLines(out, 30))
+			}
+			if r := s.newest("spark"); r.Verdict != store.VerdictGreen || pipeline.Attempt(r.Detail) != tc.passes || !s.promoted("spark") {
+				t.Errorf("spark %s %v, want green attempt %d, promoted", r.Verdict, r.Detail, tc.passes)
+			}
+			locks := s.lockCommits("spark")
+			if len(locks) != 1 || len(locks[0].Parents) != 1 || locks[0].Parents[0] != gh.Head(repo, "main") {
+				t.Fatalf("lock commits %v, want one, on main", locks)
+			}
+			if _, ok := locks[0].Tree[hydraengine.LockPath("spark")]; !ok {
+				t.Errorf("the lock commit has no %s", hydraengine.LockPath("spark"))
+			}
+			if n := gh.Count("POST /repos/{o}/{r}/git/commits"); n != 1 {
+				t.Errorf("commits created = %d, want 1", n)
+			}
+			// The lost ones and the one answered: the client's resends.
+			if n, want := gh.Count("PATCH /repos/{o}/{r}/git/refs/{ref...}"), min(tc.lost+1, 7); n != want {
+				t.Errorf("ref updates = %d, want %d", n, want)
+			}
+			if n := s.rig.Hydra.Triggers(s.rig.Project, "spark"); n != 1 {
+				t.Errorf("triggers = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// GitHub's git data API is down (502) for longer than the HTTP client's
+// retry budget (httpretry: 6 retries, 7 requests) while the lock is written:
+// the pass ends infra-error, pushes nothing to Hydra (there is no lock to
+// evaluate) and says when it tries again. GitHub comes back; the next pass
+// retries (attempt 2) and is green, without a human, with one lock commit.
+func TestHydraGitHubDownForOnePass(t *testing.T) {
+	s := newHydraStory(t, `retry_backoff = "1ms"`)
+	gh := s.rig.GitHub
+	gh.FailNext(1<<20, 502, "git/")
+	code, out := s.run("run", "--once", "--through", "spark")
+	if code != exitInfra {
+		t.Fatalf("pass 1: exit %d, want %d\n%s", code, exitInfra, lastLines(out, 30))
+	}
+	first := s.newest("spark")
+	if first.Verdict != store.VerdictInfraError || first.Detail["retry_at"] == nil || !strings.Contains(fmt.Sprint(first.Detail), "lock") {
+		t.Fatalf("pass 1: %s %v, want infra-error writing the lock, with retry_at", first.Verdict, first.Detail)
+	}
+	if n := s.rig.Hydra.Count("POST /api/push"); n != 0 {
+		t.Errorf("pass 1 pushed %d times, want 0 (no lock was written)", n)
+	}
+	if n := gh.Count("GET /repos/{o}/{r}/git/ref/{ref...}"); n != 7 {
+		t.Errorf("git data requests in pass 1 = %d, want 7 (the first one and six retries)", n)
+	}
+	if code, out := s.run("status"); code != exitOK || !strings.Contains(out, "attempt 1 of 4") {
+		t.Errorf("status does not show attempt 1 of 4:\n%s", out)
+	}
+	gh.ClearFaults()
+	if code, out := s.run("run", "--once", "--through", "spark"); code != exitOK {
+		t.Fatalf("pass 2: exit %d\n%s", code, lastLines(out, 30))
+	}
+	r := s.newest("spark")
+	if r.Verdict != store.VerdictGreen || pipeline.Attempt(r.Detail) != 2 || r.ID == first.ID || !s.promoted("spark") {
+		t.Fatalf("pass 2: run %d %s %v, want a green attempt 2, promoted", r.ID, r.Verdict, r.Detail)
+	}
+	if locks := s.lockCommits("spark"); len(locks) != 1 {
+		t.Errorf("lock commits %v, want one", locks)
+	}
+	if n := s.rig.Hydra.Triggers(s.rig.Project, "spark"); n != 1 {
+		t.Errorf("triggers = %d, want 1", n)
+	}
+}

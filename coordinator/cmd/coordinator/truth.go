@@ -92,18 +92,28 @@ func fileExists(p string) bool {
 }
 
 // outcome ends `run --once` with one line per run that did not pass (its
-// verdict word, culprit, range and probes), or one line saying every gate
-// passed, and returns code unchanged.
+// verdict word, culprit, range and probes; for a green run, the gate that
+// waits or refused), or one line saying every gate passed, and returns code
+// unchanged.
 func outcome(ctx context.Context, w io.Writer, st *store.Store, runs []*store.Run, code int) int {
 	red := 0
 	for _, r := range runs {
-		if r.Verdict == store.VerdictGreen {
-			continue
-		}
-		red++
 		if fresh, err := st.Run(ctx, r.ID); err == nil {
 			r = fresh
 		}
+		if r.Verdict == store.VerdictGreen {
+			held := r.Detail["not_promoted"]
+			if held == store.GatePending || held == store.GateFailed {
+				if ok, err := st.Promoted(ctx, r.Candidate, r.Stage); err == nil && ok {
+					continue // a re-check of the gate promoted it
+				}
+				// Green, but a gate waits or said no: not "every gate passed".
+				red++
+				fmt.Fprintf(w, "result: run %d %s %s%s\n", r.ID, r.Stage, r.Verdict, notPromoted(r, nil))
+			}
+			continue
+		}
+		red++
 		line := fmt.Sprintf("result: run %d %s %s", r.ID, r.Stage, r.Verdict)
 		if e := web.Explain(ctx, st, r); e != nil {
 			line = fmt.Sprintf("result: run %d %s %s", r.ID, r.Stage, e.Sentence())

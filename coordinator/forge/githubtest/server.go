@@ -201,6 +201,14 @@ func (s *Server) FailNext(n, status int, match string) {
 	s.faults = append(s.faults, &fault{n: n, status: status, match: match})
 }
 
+// ClearFaults drops every pending fault (FailNext, LoseNext, DropNext and
+// LoseNextAnswers): the outage is over.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.lost = nil, nil
+}
+
 // LoseNext lets the next n requests whose pattern contains match take effect
 // and answers them with a 502, as a lost answer looks to the client.
 func (s *Server) LoseNext(n int, match string) {

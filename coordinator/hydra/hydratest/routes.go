@@ -361,6 +361,10 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.buildJSON(b)
+	if b.finished == 1 && s.restartJobs[b.job] {
+		delete(s.restartJobs, b.job)
+		b.finished = 0
+	}
 	s.mu.Unlock()
 	s.reply(w, r, http.StatusOK, v)
 }

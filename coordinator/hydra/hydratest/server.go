@@ -21,8 +21,8 @@
 // 404 for a jobset of a missing project, 403 on a declarative project.
 //
 // Tests drive it through methods: AddProject, SetDeclarative, AddJobset,
-// SetResolver, Evaluate, AddEval, SetJobResult, Restart, FailEval, FailFetch,
-// FailNext, Slow, Count, JobsetFields.
+// SetResolver, Evaluate, AddEval, SetJobResult, Restart, RestartAfterServed,
+// FailEval, FailFetch, FailNext, Slow, Count, JobsetFields.
 package hydratest
 
 import (
@@ -161,6 +161,7 @@ type Server struct {
 	faults      []*fault
 	allProjects map[string]*project
 	asked       []AskedJob
+	restartJobs map[string]bool // RestartAfterServed
 }
 
 // project is one Hydra project; declFile non-empty makes it declarative.
@@ -531,6 +532,21 @@ func (s *Server) Restart(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.builds[id].finished = 0
+}
+
+// RestartAfterServed arms a restart of job's build: the first time GET
+// /build/{id} serves a build of that job as finished, the build is restarted
+// right after the answer (Restart: finished = 0, the old buildstatus stays),
+// as if someone, or the queue runner, restarted it just after the client
+// looked. The timing is contrived, to make the race deterministic; the state
+// Hydra ends in is the real one. It fires once per call.
+func (s *Server) RestartAfterServed(job string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restartJobs == nil {
+		s.restartJobs = map[string]bool{}
+	}
+	s.restartJobs[job] = true
 }
 
 // FailNext answers the next n requests whose pattern contains match ("" for
