@@ -1,6 +1,6 @@
 // Command coordinator is Ironworks' release pipeline coordinator.
 //
-// Exit codes: 0 every gate passed, 1 some gate failed, 2 or more a usage,
+// Exit codes: 0 every gate passed or still waits, 1 some gate failed, 2 or more a usage,
 // configuration or infrastructure error.
 package main
 

@@ -16,7 +16,7 @@ func init() {
 }
 
 func runCmd(ctx context.Context, args []string) int {
-	fs := newFlags("run", "Discover heads, make candidates and run every due stage to its verdict.\nExit status: 0 every gate passed, 1 some gate failed, 2 usage, 3 configuration, 4 infrastructure (also: news not delivered, left queued).")
+	fs := newFlags("run", "Discover heads, make candidates and run every due stage to its verdict.\nExit status: 0 every gate passed or still waits (later passes re-check it), 1 some gate failed, 2 usage, 3 configuration, 4 infrastructure (also: news not delivered, left queued).")
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded defaults)")
 	once := fs.Bool("once", false, "do one full pass and exit (required; use 'serve' for the daemon)")
 	through := fs.String("through", "forge", "last stage to run: spark, forge, harden or temper")
