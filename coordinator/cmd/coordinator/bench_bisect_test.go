@@ -54,18 +54,8 @@ repeat = 2
 "merkletree-rlib-bytes" = { direction = "lower", threshold = "5%" }
 `), 0o644)
 	bisect := func(good, bad string) (int, string, string) {
-		cmd := exec.Command(benchkit, "bisect", "--upstream", "merkletree", "--downstream", down.Dir, "--repo", up.Dir,
+		return binaryRun{bin: benchkit}.runSplit(t, "bisect", "--upstream", "merkletree", "--downstream", down.Dir, "--repo", up.Dir,
 			"--good", good, "--bad", bad, "--adapter", adapter, "--bench", "lib-size", "--json")
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, stdout.String(), stderr.String()
 	}
 	code, out, errOut := bisect(revs[0], revs[4])
 	if code != exitOK {

@@ -144,17 +144,7 @@ func (s *benchStory) fixture(name string) string {
 // exit code, stdout and stderr.
 func (s *benchStory) run(args ...string) (code int, stdout, stderr string) {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, append(args, "--config", s.cfg)...)
-	cmd.Dir = s.dir
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
-	return code, out.String(), errOut.String()
+	return binaryRun{bin: s.bin, cfg: s.cfg, dir: s.dir}.runSplit(s.t, args...)
 }
 
 // coordinator runs the coordinator, fails the test unless it exits want,

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,23 +33,6 @@ func TestRepositoryHydraSpecIsGenerated(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("infra/hydra/spec.json is not the generator's output; regenerate it:\n  go run ./coordinator/cmd/coordinator hydra spec --config infra/hydra/spec.toml --write infra/hydra/spec.json\ngenerated:\n%s", got)
 	}
-}
-
-// run runs the built coordinator and returns its exit code and output.
-func runBin(t *testing.T, bin string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return code, o.String(), e.String()
 }
 
 // hydraSyncConfig writes a configuration with the hydra engine whose [hydra]
@@ -91,14 +72,14 @@ api_url = %q
 // server, a declarative project that differs and a configuration without
 // [hydra] each fail with their exit code and say what to look at.
 func TestHydraSyncStory(t *testing.T) {
-	bin := buildBinary(t)
+	coordinator := binaryRun{bin: buildBinary(t)}
 	dir := t.TempDir()
 	hyd := hydratest.New()
 	t.Cleanup(hyd.Close)
 	hyd.AddUser("ironworks", "s3cret")
 	cfg, pw := hydraSyncConfig(t, dir, hyd.URL(), "s3cret", "")
 
-	code, out, errOut := runBin(t, bin, "hydra", "sync", "--config", cfg)
+	code, out, errOut := coordinator.runSplit(t, "hydra", "sync", "--config", cfg)
 	if code != exitOK {
 		t.Fatalf("first sync: exit %d\n%s%s", code, out, errOut)
 	}
@@ -146,7 +127,7 @@ func TestHydraSyncStory(t *testing.T) {
 
 	// Nothing differs: one login and one read per object, no writes.
 	hyd.ResetCounts()
-	code, out, errOut = runBin(t, bin, "hydra", "sync", "--config", cfg)
+	code, out, errOut = coordinator.runSplit(t, "hydra", "sync", "--config", cfg)
 	if code != exitOK || strings.Contains(out, "created") || strings.Contains(out, "updated") || strings.Count(out, ": unchanged\n") != 5 {
 		t.Fatalf("second sync: exit %d\n%s%s", code, out, errOut)
 	}
@@ -156,7 +137,7 @@ func TestHydraSyncStory(t *testing.T) {
 
 	// A jobset changed by hand is put back, and the output says what changed.
 	hyd.AddJobset("ironworks", "harden", "github:ironworks-ci/ironworks/harden-lock")
-	code, out, _ = runBin(t, bin, "hydra", "sync", "--config", cfg)
+	code, out, _ = coordinator.runSplit(t, "hydra", "sync", "--config", cfg)
 	if code != exitOK || !strings.Contains(out, "jobset ironworks:harden: updated (") || !strings.Contains(out, `flake: "github:ironworks-ci/ironworks/harden-lock" -> "github:ironworks-ci/ironworks?ref=harden-lock"`) {
 		t.Fatalf("sync after a hand edit: exit %d\n%s", code, out)
 	}
@@ -164,7 +145,7 @@ func TestHydraSyncStory(t *testing.T) {
 	// Wrong password: exit 4 at the login, naming the server and the user.
 	os.WriteFile(pw, []byte("wrong\n"), 0o600)
 	hyd.ResetCounts()
-	code, out, errOut = runBin(t, bin, "hydra", "sync", "--config", cfg)
+	code, out, errOut = coordinator.runSplit(t, "hydra", "sync", "--config", cfg)
 	if code != exitInfra || !strings.Contains(errOut, hyd.URL()) || !strings.Contains(errOut, `user "ironworks"`) || !strings.Contains(errOut, "refused (403)") || !strings.Contains(errOut, "password_file") {
 		t.Fatalf("wrong password: exit %d\n%s%s", code, out, errOut)
 	}
@@ -184,7 +165,7 @@ func TestHydraSyncStory(t *testing.T) {
 	ln.Close()
 	deadCfg, _ := hydraSyncConfig(t, t.TempDir(), dead, "s3cret", "")
 	start := time.Now()
-	code, _, errOut = runBin(t, bin, "hydra", "sync", "--config", deadCfg, "--timeout", "2s")
+	code, _, errOut = coordinator.runSplit(t, "hydra", "sync", "--config", deadCfg, "--timeout", "2s")
 	if code != exitInfra || !strings.Contains(errOut, dead) || time.Since(start) > 20*time.Second {
 		t.Fatalf("unreachable Hydra: exit %d after %s\n%s", code, time.Since(start), errOut)
 	}
@@ -197,7 +178,7 @@ func TestHydraSyncStory(t *testing.T) {
 	decl.SetDeclarative("ironworks")
 	decl.AddJobset("ironworks", "forge", "github:ironworks-ci/ironworks/forge-lock")
 	declCfg, _ := hydraSyncConfig(t, t.TempDir(), decl.URL(), "s3cret", "")
-	code, _, errOut = runBin(t, bin, "hydra", "sync", "--config", declCfg)
+	code, _, errOut = coordinator.runSplit(t, "hydra", "sync", "--config", declCfg)
 	if code != exitConfig || !strings.Contains(errOut, "declarative") || !strings.Contains(errOut, "spark: missing") || !strings.Contains(errOut, "coordinator hydra spec") {
 		t.Fatalf("declarative project: exit %d\n%s", code, errOut)
 	}
@@ -208,29 +189,29 @@ func TestHydraSyncStory(t *testing.T) {
 	// Configuration errors: exit 3 naming the file and what is wrong.
 	noHydra := filepath.Join(dir, "local.toml")
 	os.WriteFile(noHydra, []byte("state_dir = \"s\"\nadapters = [\"embedded:merkletree\"]\n"), 0o600)
-	if code, _, errOut := runBin(t, bin, "hydra", "sync", "--config", noHydra); code != exitConfig || !strings.Contains(errOut, noHydra) || !strings.Contains(errOut, "[hydra]") {
+	if code, _, errOut := coordinator.runSplit(t, "hydra", "sync", "--config", noHydra); code != exitConfig || !strings.Contains(errOut, noHydra) || !strings.Contains(errOut, "[hydra]") {
 		t.Errorf("no [hydra]: exit %d %s", code, errOut)
 	}
 	badName, _ := hydraSyncConfig(t, t.TempDir(), hyd.URL(), "s3cret", "")
 	os.WriteFile(badName, bytes.Replace(mustRead(t, badName), []byte(`project = "ironworks"`), []byte(`project = "iron works"`), 1), 0o600)
-	if code, _, errOut := runBin(t, bin, "hydra", "sync", "--config", badName); code != exitConfig || !strings.Contains(errOut, `hydra.project "iron works"`) {
+	if code, _, errOut := coordinator.runSplit(t, "hydra", "sync", "--config", badName); code != exitConfig || !strings.Contains(errOut, `hydra.project "iron works"`) {
 		t.Errorf("bad project name: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := runBin(t, bin, "hydra", "spec", "--config", noHydra); code != exitConfig || !strings.Contains(errOut, "[hydra]") {
+	if code, _, errOut := coordinator.runSplit(t, "hydra", "spec", "--config", noHydra); code != exitConfig || !strings.Contains(errOut, "[hydra]") {
 		t.Errorf("hydra spec without [hydra]: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := runBin(t, bin, "hydra", "spec", "--config", cfg, "--write", filepath.Join(dir, "missing", "spec.json")); code != exitInfra || !strings.Contains(errOut, "missing/spec.json") {
+	if code, _, errOut := coordinator.runSplit(t, "hydra", "spec", "--config", cfg, "--write", filepath.Join(dir, "missing", "spec.json")); code != exitInfra || !strings.Contains(errOut, "missing/spec.json") {
 		t.Errorf("hydra spec into a missing folder: exit %d %s", code, errOut)
 	}
-	if code, out, _ := runBin(t, bin, "hydra", "spec", "--config", cfg); code != exitOK || !bytes.Equal([]byte(out), mustRead(t, "../../../infra/hydra/spec.json")) {
+	if code, out, _ := coordinator.runSplit(t, "hydra", "spec", "--config", cfg); code != exitOK || !bytes.Equal([]byte(out), mustRead(t, "../../../infra/hydra/spec.json")) {
 		t.Errorf("hydra spec of a configuration with spec.toml's [hydra]: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{{"hydra"}, {"hydra", "nope"}, {"hydra", "sync", "--bogus"}, {"hydra", "spec", "extra"}} {
-		if code, _, _ := runBin(t, bin, args...); code != exitUsage {
+		if code, _, _ := coordinator.runSplit(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
-	if code, out, errOut := runBin(t, bin, "hydra", "sync", "--help"); code != exitOK || !strings.Contains(out+errOut, "-timeout") {
+	if code, out, errOut := coordinator.runSplit(t, "hydra", "sync", "--help"); code != exitOK || !strings.Contains(out+errOut, "-timeout") {
 		t.Errorf("hydra sync --help: exit %d %s%s", code, out, errOut)
 	}
 }

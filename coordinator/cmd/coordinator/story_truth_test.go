@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,17 +80,7 @@ poll_interval = "300ms"
 // coordinator runs the built binary with the story's configuration.
 func (s *truthStory) coordinator(args ...string) (code int, stdout, stderr string) {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, append(args, "--config", s.cfg)...)
-	cmd.Dir = s.dir
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
-	return code, o.String(), e.String()
+	return binaryRun{bin: s.bin, cfg: s.cfg, dir: s.dir}.runSplit(s.t, args...)
 }
 
 func lastLine(s string) string {
