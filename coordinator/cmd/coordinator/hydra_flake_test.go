@@ -138,9 +138,24 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 	}
 	mirror()
 	var stderr bytes.Buffer
-	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "forge"}, &stderr); code != exitOK {
-		t.Fatalf("run --once: exit %d\n%s", code, lastLines(stderr.String(), 40))
+	// pass runs `run --once --through through` (when: which pass, for the
+	// failure) and fails the test unless it exits want.
+	pass := func(through, when string, want int) {
+		t.Helper()
+		stderr.Reset()
+		if code := realMain([]string{"run", "--config", cfg, "--once", "--through", through}, &stderr); code != want {
+			t.Fatalf("run --once --through %s %s: exit %d, want %d\n%s", through, when, code, want, lastLines(stderr.String(), 40))
+		}
 	}
+	open := func() *store.Store {
+		t.Helper()
+		st, err := store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	pass("forge", "on the green candidate", exitOK)
 
 	// Every job the engine asked Hydra for is one the flake's evaluation made.
 	for _, a := range hyd.Asked() {
@@ -152,10 +167,7 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 		t.Fatalf("asked %v, built %v", hyd.Asked(), flake.Builds)
 	}
 	// The lock branches carry main's tree plus the lock files the flake read.
-	st, err := store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open()
 	defer st.Close()
 	for _, stage := range []string{"spark", "forge"} {
 		head := gh.Head(lockRepo, stage+"-lock")
@@ -220,25 +232,12 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 	// harden is the benchmark alone: nothing to build on Hydra, so its run
 	// has no jobs and Hydra has no say; the shipped benchkit agent measures
 	// the entry, and the next pass promotes with the report.
-	stderr.Reset()
-	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "harden"}, &stderr); code != exitOK {
-		t.Fatalf("run --once --through harden: exit %d\n%s", code, lastLines(stderr.String(), 40))
-	}
-	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := benchqueue.New(st)
-	measureOn(t, buildBenchkit(t), dir, q, cands[0].ID, "gpu")
+	pass("harden", "before the benchmark", exitOK)
+	st = open()
+	measureOn(t, buildBenchkit(t), dir, benchqueue.New(st), cands[0].ID, "gpu")
 	st.Close()
-	stderr.Reset()
-	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "harden"}, &stderr); code != exitOK {
-		t.Fatalf("run --once --through harden after the benchmark: exit %d\n%s", code, lastLines(stderr.String(), 40))
-	}
-	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pass("harden", "after the benchmark", exitOK)
+	st = open()
 	hp, err := st.Promotion(context.Background(), cands[0].ID, "harden")
 	st.Close()
 	if err != nil {
@@ -279,14 +278,8 @@ rust-fil-proofs = "filecoin-project/rust-fil-proofs"
 	// fails, which is an incompatibility with the breaking commit as culprit.
 	bad := up.Commit("rename leaf_count", map[string]string{"src/lib.rs": strings.ReplaceAll(fixture.UpstreamLib, "leaf_count", "leaves_of")})
 	mirror()
-	stderr.Reset()
-	if code := realMain([]string{"run", "--config", cfg, "--once", "--through", "forge"}, &stderr); code != exitGate {
-		t.Fatalf("run --once after the break: exit %d, want %d\n%s", code, exitGate, lastLines(stderr.String(), 40))
-	}
-	st, err = store.Open(context.Background(), filepath.Join(state, "ironworks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pass("forge", "after the break", exitGate)
+	st = open()
 	defer st.Close()
 	// spark's clippy of rust-fil-proofs already builds against merkletree.
 	runs, err := st.Runs(context.Background(), store.RunFilter{Kind: "stage", Limit: 1})
